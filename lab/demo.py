@@ -1,0 +1,97 @@
+"""The demo a first run shows: an instructor, a class with one student per role playing
+b2c-normal, and a self-learner holding all seven seats in a practice run. Idempotent: running it
+again changes nothing that exists."""
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Assignment, Classroom, Enrollment, Group, Run, User
+from .models.run import ROLES
+from .runs import create_run
+from .scenario import load_file
+
+DEMO_PASSWORD = "demo123"
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# username → (display name, role in the demo class)
+DEMO_STUDENTS = {
+    "mall": ("王芳 Wang Fang", "mall_admin"),
+    "buyer": ("林伟 Lin Wei", "buyer"),
+    "sales": ("张强 Zhang Qiang", "supplier"),
+    "warehouse": ("李娜 Li Na", "warehouse"),
+    "finance": ("陈静 Chen Jing", "finance"),
+    "purchasing": ("刘洋 Liu Yang", "purchasing"),
+    "logistics": ("赵磊 Zhao Lei", "logistics"),
+}
+
+
+def _user(username, name, *, instructor=False, admin=False, student_no=None) -> User:
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, name=name, is_instructor=instructor, is_admin=admin,
+                    student_no=student_no)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+    return user
+
+
+def seed() -> None:
+    _user("admin", "Lab admin 管理员", admin=True, instructor=True)
+    teacher = _user("teacher", "周老师 Teacher Zhou", instructor=True)
+    students = {}
+    for i, (username, (name, role)) in enumerate(DEMO_STUDENTS.items()):
+        students[role] = _user(username, name, student_no=f"2026{i + 1:04d}")
+    learner = _user("learner", "自学者 Self-learner")
+    db.session.commit()
+
+    classroom = db.session.scalar(select(Classroom).where(Classroom.join_code == "DEMO2026"))
+    if classroom is None:
+        classroom = Classroom(name="演示班 Demo class", instructor_id=teacher.id,
+                              join_code="DEMO2026")
+        db.session.add(classroom)
+        db.session.flush()
+        group = Group(classroom_id=classroom.id, number=1,
+                      roles={role: user.id for role, user in students.items()})
+        db.session.add(group)
+        db.session.flush()
+        for user in students.values():
+            db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
+                                      group_id=group.id))
+        scenario = load_file(SCENARIO_DIR / "b2c-normal.yaml")
+        assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
+                                scenario_text=scenario.text, title=scenario.title)
+        db.session.add(assignment)
+        db.session.flush()
+        create_run(scenario, kind="class", owner_id=teacher.id, group_id=group.id,
+                   assignment_id=assignment.id, start=True, commit=False,
+                   seats={role: [user.id] for role, user in students.items()})
+        db.session.commit()
+
+    has_practice = db.session.scalar(select(Run.id).where(Run.owner_id == learner.id,
+                                                          Run.kind == "solo"))
+    if has_practice is None:
+        scenario = load_file(SCENARIO_DIR / "b2c-normal.yaml")
+        create_run(scenario, kind="solo", owner_id=learner.id, start=True,
+                   seats={role: [learner.id] for role in ROLES})
+
+
+def prepare(app) -> None:
+    """Bring the database schema up to date (migrations) and seed the demo."""
+    from flask_migrate import upgrade
+    upgrade(directory=app.extensions["migrate"].directory)
+    seed()
+
+
+def prepare_and_print(app) -> None:
+    prepare(app)
+    host = app.config.get("HOST_SHOWN", "http://127.0.0.1:5000")
+    print(f"""
+ecomlab is running: open {host}/  (database: {app.config['SQLALCHEMY_DATABASE_URI']})
+
+Demo accounts (password for all: {DEMO_PASSWORD})
+  instructor      teacher      class "演示班 Demo class" (join code DEMO2026), run b2c-normal
+  lab admin       admin        creates instructor accounts
+  self-learner    learner      a practice run holding all seven seats
+  students        {', '.join(f'{u} ({r})' for u, (_, r) in DEMO_STUDENTS.items())}
+""", flush=True)

@@ -1,0 +1,83 @@
+"""Names shown to people: roles (with the Chinese terms of DESIGN.md), document kinds, states,
+payment methods. All translatable; the zh catalog holds the coursework's own words."""
+from flask_babel import lazy_gettext as _l
+
+from . import registry
+
+ROLE_LABELS = {
+    "mall_admin": _l("Mall admin"),
+    "buyer": _l("Buyer"),
+    "supplier": _l("Sales department"),
+    "warehouse": _l("Warehouse"),
+    "finance": _l("Finance department"),
+    "purchasing": _l("Purchasing department"),
+    "logistics": _l("Logistics department"),
+}
+# In the B2B marketplace the buyer and supplier are companies (购货方 / 供货方).
+B2B_ROLE_LABELS = {"buyer": _l("Buying company"), "supplier": _l("Supplying company"),
+                   "warehouse": _l("Yard manager")}
+
+KIND_LABELS = {
+    "order": _l("Order"), "shipment": _l("Shipment"), "shortage": _l("Shortage"),
+    "purchase_order": _l("Purchase order"), "inbound": _l("Inbound delivery"),
+    "inquiry": _l("Inquiry"), "quote": _l("Quote"), "contract": _l("Contract"),
+    "payment_reminder": _l("Payment reminder"), "invoice": _l("Invoice"), "return": _l("Return"),
+    "review": _l("Review"), "notice": _l("Notice"), "membership": _l("Member application"),
+    "certificate": _l("Certificate"),
+}
+
+STATE_LABELS = {
+    "placed": _l("placed"), "accepted": _l("accepted"), "contracted": _l("contract issued"),
+    "signed": _l("contract signed"), "shipped": _l("shipped"), "delivered": _l("delivered"),
+    "received": _l("received"), "in_transit": _l("in transit"), "open": _l("open"),
+    "ordered": _l("purchase ordered"), "filled": _l("filled"), "submitted": _l("awaiting approval"),
+    "approved": _l("approved"), "rejected": _l("rejected"), "arrived": _l("arrived"),
+    "sent": _l("sent"), "quoted": _l("quoted"), "offered": _l("offered"),
+    "issued": _l("issued"), "checked": _l("checked"), "requested": _l("requested"),
+    "picked_up": _l("picked up"), "refunded": _l("refunded"), "posted": _l("posted"),
+    "applied": _l("applied"),
+}
+
+PAYMENT_LABELS = {
+    "unpaid": _l("unpaid"), "paid": _l("paid"), "confirmed": _l("payment confirmed"),
+    "refunded": _l("refunded"),
+}
+
+METHOD_LABELS = {
+    "bank_transfer": _l("Bank transfer"), "escrow": _l("Third-party escrow"),
+    "cash_on_delivery": _l("Cash on delivery"),
+}
+
+FIELD_LABELS = {
+    "qty": _l("Quantity"), "lines": _l("Products"), "payment": _l("Payment method"),
+    "reason": _l("Reason"), "vendor": _l("Vendor"), "price": _l("Price"), "sku": _l("SKU"),
+    "name": _l("Name"), "stock": _l("Stock"), "title": _l("Title"), "body": _l("Text"),
+    "rating": _l("Rating"), "text": _l("Review"), "password": _l("Certificate password"),
+    "delivery_date": _l("Delivery date"), "cost": _l("Cost"),
+}
+
+
+def role_label(role: str, mode: str = "b2c") -> str:
+    if mode == "b2b" and role in B2B_ROLE_LABELS:
+        return str(B2B_ROLE_LABELS[role])
+    return str(ROLE_LABELS.get(role, role))
+
+
+def action_label(name: str) -> str:
+    action = registry.get(name)
+    return str(action.label) if action and action.label else name
+
+
+def translate_arg(key: str, value):
+    """Arguments of stored messages that are names get translated when shown."""
+    if key in ("role", "first_role"):
+        return role_label(value)
+    if key in ("action", "first"):
+        return action_label(value)
+    if key == "state":
+        return str(STATE_LABELS.get(value, value))
+    if key == "kind":
+        return str(KIND_LABELS.get(value, value))
+    if key == "field":
+        return str(FIELD_LABELS.get(value, value))
+    return value

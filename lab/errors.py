@@ -1,0 +1,80 @@
+"""The domain's errors. Each carries an untranslated message (marked with N_ for extraction) and
+its arguments, so it can be stored with a refused event and shown later in the reader's language,
+and the field it is about, so a view can put it beside the input."""
+from flask_babel import gettext
+
+
+def N_(msgid: str) -> str:  # marks a message for extraction; translated when shown
+    return msgid
+
+
+class DomainError(Exception):
+    status = 409  # HTTP status a view answers with
+
+    def __init__(self, msg: str, field: str | None = None, **args):
+        super().__init__(msg)
+        self.msg = msg
+        self.field = field
+        self.args_ = {"field": field, **args} if field else dict(args)
+
+    def to_json(self) -> dict:
+        return {"msg": self.msg, "args": {k: _plain(v) for k, v in self.args_.items()},
+                "field": self.field, "type": type(self).__name__}
+
+    @property
+    def message(self) -> str:
+        return render(self.to_json())
+
+    def __str__(self) -> str:  # untranslated, for logs and the command line
+        try:
+            return self.message
+        except Exception:  # outside an app context
+            return self.msg % {k: _plain(v) for k, v in self.args_.items()}
+
+
+def _plain(value):
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def render(error: dict | None) -> str:
+    """Translate a stored error into the reader's language, translating the role, action and
+    state names it mentions as well."""
+    if not error:
+        return ""
+    from .engine.labels import translate_arg  # late: labels import the registry
+    args = {key: translate_arg(key, value) for key, value in (error.get("args") or {}).items()}
+    try:
+        return gettext(error["msg"], **args)
+    except (KeyError, ValueError, TypeError):
+        return error["msg"]
+
+
+class InvalidInput(DomainError):
+    """A form value the action cannot take (the field names it)."""
+    status = 400
+
+
+class NotFound(DomainError):
+    status = 404
+
+
+class Forbidden(DomainError):
+    status = 403
+
+
+class NotAllowed(DomainError):
+    """The action does not fit the document's state, or something must come first."""
+
+    def __init__(self, msg: str, field: str | None = None, need=None, **args):
+        super().__init__(msg, field, **args)
+        self.need = need  # planner.Need: what must come first, when known
+
+
+class AlreadyDone(DomainError):
+    """Somebody (maybe the same person, by a double click) already did it."""
+
+
+class Busy(DomainError):
+    status = 503

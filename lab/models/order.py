@@ -1,0 +1,24 @@
+from .document import Document
+
+# Order states. B2C: placed → accepted → shipped → delivered → received.
+# B2B adds the contract: placed → [accepted] → contracted → signed → shipped → …
+# Payment is its own column: unpaid → paid → confirmed; refunded after a full refund.
+
+
+class Order(Document):
+    """订单. data: payment_method (bank_transfer|escrow|cash_on_delivery), delivery_date,
+    escrow_held (cents still held by the escrow account), reviewed, reminded, invoiced."""
+    __mapper_args__ = {"polymorphic_identity": "order"}
+
+    @property
+    def payment_method(self) -> str:
+        return self.data.get("payment_method", "bank_transfer")
+
+    @property
+    def escrow_held(self) -> int:
+        return int(self.data.get("escrow_held", 0))
+
+
+class Shipment(Document):
+    """发货单 / 运单: goods leaving the warehouse for the buyer; logistics delivers it."""
+    __mapper_args__ = {"polymorphic_identity": "shipment"}

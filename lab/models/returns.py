@@ -1,0 +1,6 @@
+from .document import Document
+
+
+class Return(Document):
+    """退货单: requested → approved | rejected; approved → picked_up → received → refunded."""
+    __mapper_args__ = {"polymorphic_identity": "return"}

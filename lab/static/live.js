@@ -1,0 +1,33 @@
+// Live without sockets: poll /live/<run>?since=N; when something happened, reload the parts of
+// the page marked data-live-src (a fragment URL) or the whole page with data-live-reload.
+(function () {
+  var root = document.querySelector("[data-live-run]");
+  if (!root) return;
+  var run = root.getAttribute("data-live-run");
+  var last = parseInt(root.getAttribute("data-live-last") || "0", 10);
+  var seconds = parseFloat(root.getAttribute("data-live-seconds") || "2");
+  var busy = false;
+  function refresh() {
+    var parts = document.querySelectorAll("[data-live-src]");
+    if (!parts.length) { window.location.reload(); return; }
+    parts.forEach(function (el) {
+      fetch(el.getAttribute("data-live-src"), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) el.innerHTML = html; });
+    });
+    document.dispatchEvent(new CustomEvent("live:changed", {detail: {last: last}}));
+  }
+  function poll() {
+    if (busy || document.hidden) return;
+    busy = true;
+    fetch("/live/" + run + "?since=" + last, {credentials: "same-origin",
+                                             headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data && data.last !== last) { last = data.last; refresh(); }
+      })
+      .catch(function () {})
+      .finally(function () { busy = false; });
+  }
+  setInterval(poll, seconds * 1000);
+})();

@@ -1,0 +1,211 @@
+"""What every console shares: the seat guard, the inbox, the action endpoint, the document view,
+the role's history and the live fragment. Views parse forms and call the engine; nothing here
+decides a business rule."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import and_, or_, select
+
+from lab.engine import Actor, check, perform, registry
+from lab.engine.labels import action_label
+from lab.errors import AlreadyDone, DomainError
+from lab.extensions import db
+from lab.models import Document, Event, Party, Run, Seat
+from lab.views import safe_next
+
+REQUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+@dataclass
+class InboxRow:
+    doc: Document
+    actions: list  # [(Action, refusal or None)]
+
+    @property
+    def ready(self) -> list:
+        return [a for a, refusal in self.actions if refusal is None]
+
+
+class Console:
+    """A role's console blueprint with the common routes; modules add panels with @panels."""
+
+    def __init__(self, role: str):
+        self.role = role
+        self.bp = Blueprint(role, __name__, url_prefix=f"/run/<int:run_id>/{role}")
+        self._panels = lambda run: {}
+        self.bp.url_value_preprocessor(self._pull_run_id)
+        self.bp.url_defaults(self._push_run_id)
+        self.bp.before_request(self._guard)
+        self.bp.add_url_rule("/", "index", self.index)
+        self.bp.add_url_rule("/inbox", "inbox", self.inbox_fragment)
+        self.bp.add_url_rule("/act/<action>", "act", self.act, methods=["POST"])
+        self.bp.add_url_rule("/doc/<int:doc_id>", "document", self.document)
+        self.bp.add_url_rule("/history", "history", self.history)
+
+    def panels(self, fn):
+        """Decorator: fn(run) -> extra template context for this console's index page."""
+        self._panels = fn
+        return fn
+
+    # ---- guard ---------------------------------------------------------------------------
+    @staticmethod
+    def _pull_run_id(_endpoint, values):
+        g.run_id = values.pop("run_id", None) if values else None
+
+    @staticmethod
+    def _push_run_id(_endpoint, values):
+        if "run_id" not in values and getattr(g, "run_id", None) is not None:
+            values["run_id"] = g.run_id
+
+    @login_required
+    def _guard(self):
+        run = db.session.get(Run, g.run_id)
+        if run is None:
+            abort(404)
+        roles = [s.role for s in run.seats if s.user_id == current_user.id]
+        g.run, g.role, g.my_roles = run, self.role, roles
+        g.readonly = self.role not in roles
+        if g.readonly:
+            from lab.live import can_watch
+            if not (current_user.is_instructor or current_user.is_admin) or not can_watch(run):
+                abort(403)
+
+    # ---- pages ---------------------------------------------------------------------------
+    def index(self, error: DomainError | None = None, status: int = 200):
+        run = g.run
+        context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
+                   "error": error, "request_key": new_request_key(), "form": request.form}
+        context.update(self._panels(run))
+        return render_template(f"roles/{self.role}.html", **context), status
+
+    def inbox_fragment(self):
+        return render_template("roles/_inbox.html", inbox=inbox(g.run, self.role),
+                               request_key=new_request_key())
+
+    def history(self):
+        return render_template("roles/history.html", events=history(g.run, self.role, 500))
+
+    def document(self, doc_id: int):
+        doc = db.session.get(Document, doc_id)
+        if doc is None or doc.run_id != g.run.id:
+            abort(404)
+        return render_template("roles/document.html", doc=doc, **document_context(g.run, doc,
+                                                                                 self.role))
+
+    def act(self, action: str):
+        if g.readonly:
+            abort(403)
+        spec = registry.get(action)
+        if spec is None:
+            abort(404)
+        params = parse_params(spec, request.form)
+        key = request.form.get("request_key", "")
+        try:
+            event = perform(g.run.id, Actor(self.role, "student", current_user.id), action,
+                            request.form.get("doc", type=int), params,
+                            request_key=key if REQUEST_KEY.match(key) else None)
+        except DomainError as error:
+            if wants_json():
+                return jsonify(ok=False, error=error.message, field=error.field), error.status
+            if isinstance(error, AlreadyDone):
+                flash(error.message, "warning")
+                return redirect(self._back())
+            g.run = db.session.get(Run, g.run.id)
+            return self.index(error=error, status=error.status)
+        message = done_message(event)
+        if wants_json():
+            return jsonify(ok=True, message=message, event=event.id, result=event.result)
+        flash(message, "success")
+        return redirect(self._back())
+
+    def _back(self) -> str:
+        return safe_next(request.form.get("next"), url_for(f"{self.role}.index"))
+
+
+def wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def new_request_key() -> str:
+    return uuid.uuid4().hex
+
+
+def done_message(event: Event) -> str:
+    number = (event.result or {}).get("number") or (event.document.number if event.document
+                                                    else "")
+    return _("Done: %(action)s %(number)s.", action=action_label(event.action), number=number)
+
+
+def parse_params(action: registry.Action, form) -> dict:
+    """Form fields → the action's raw inputs (the engine converts and checks them)."""
+    params = {}
+    for spec in action.inputs:
+        if spec.kind == "lines":
+            skus, qtys = form.getlist("sku"), form.getlist("qty")
+            lines = [{"sku": s, "qty": q} for s, q in zip(skus, qtys) if s.strip() and
+                     str(q).strip() not in ("", "0")]
+            if lines:
+                params["lines"] = lines
+        elif spec.name in form:
+            params[spec.name] = form.get(spec.name)
+    return params
+
+
+# ---- queries shared by the consoles ---------------------------------------------------------
+
+def inbox(run: Run, role: str) -> list[InboxRow]:
+    """Documents of this run in a state where this role has an action, with what blocks each."""
+    actions = [a for a in registry.actions_for(role, run.mode) if a.on]
+    if not actions:
+        return []
+    condition = or_(*(and_(Document.kind == a.on, Document.state.in_(a.sources(run.mode)))
+                      for a in actions))
+    docs = db.session.scalars(select(Document).where(Document.run_id == run.id, condition)
+                              .order_by(Document.id))
+    rows = []
+    actor = Actor(role, "bot")  # a dry run needs no seat lookup per row
+    for doc in docs:
+        options = []
+        for action in actions:
+            if action.on == doc.kind and doc.state in action.sources(run.mode):
+                refusal = check(run, actor, action.name, doc)
+                # Shown when possible, or waiting for something that comes first; hidden when
+                # done already or when it simply does not apply to this document.
+                if refusal is None or getattr(refusal, "need", None) is not None:
+                    options.append((action, refusal))
+        if options:
+            rows.append(InboxRow(doc, options))
+    return rows
+
+
+def history(run: Run, role: str, limit: int) -> list[Event]:
+    return list(db.session.scalars(select(Event).where(Event.run_id == run.id, Event.role == role)
+                                   .order_by(Event.id.desc()).limit(limit)))
+
+
+def case_documents(run: Run, doc: Document) -> list[Document]:
+    if doc.case_id is None:
+        return [doc]
+    return list(db.session.scalars(select(Document).where(
+        Document.run_id == run.id, Document.case_id == doc.case_id).order_by(Document.id)))
+
+
+def document_context(run: Run, doc: Document, role: str) -> dict:
+    events = list(db.session.scalars(select(Event).where(Event.run_id == run.id,
+                                                         Event.document_id == doc.id)
+                                     .order_by(Event.id)))
+    actions = [(a, check(run, Actor(role, "bot"), a.name, doc))
+               for a in registry.actions_on(doc.kind, doc.state, run.mode) if a.role == role]
+    return {"case": case_documents(run, doc), "events": events, "actions": actions,
+            "request_key": new_request_key()}
+
+
+def party(run: Run, key: str) -> Party | None:
+    return db.session.scalar(select(Party).where(Party.run_id == run.id, Party.key == key))

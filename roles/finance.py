@@ -1,0 +1,5 @@
+"""The finance console."""
+from .common import Console
+
+console = Console("finance")
+bp = console.bp

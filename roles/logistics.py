@@ -1,0 +1,5 @@
+"""The logistics console."""
+from .common import Console
+
+console = Console("logistics")
+bp = console.bp

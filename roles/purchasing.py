@@ -1,0 +1,5 @@
+"""The purchasing console."""
+from .common import Console
+
+console = Console("purchasing")
+bp = console.bp

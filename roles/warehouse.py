@@ -1,0 +1,5 @@
+"""The warehouse console."""
+from .common import Console
+
+console = Console("warehouse")
+bp = console.bp

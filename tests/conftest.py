@@ -1,0 +1,145 @@
+"""Fixtures shared by every layer of tests.
+
+Every test that uses `app` runs on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
+(CI sets it to the local server). PostgreSQL tests get a schema of their own per pytest worker
+and empty tables per test."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from lab import create_app
+from lab.engine import Actor, perform
+from lab.extensions import db
+from lab.models import Document, Party, Product, Run, Seat, User
+from lab.runs import create_run
+from lab.scenario import load_file
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIOS = ROOT / "scenarios"
+PG_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _pg_url(worker: str) -> str:
+    url = PG_URL
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+
+
+def _config(backend: str, tmp_path: Path) -> dict:
+    config = {"TESTING": True, "SECRET_KEY": "test-secret", "BOT_DELAY_SECONDS": 0,
+              "SERVER_NAME": None}
+    if backend == "sqlite":
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'lab.sqlite'}"
+    else:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        config["SQLALCHEMY_DATABASE_URI"] = _pg_url(worker)
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            "connect_args": {"options": f"-csearch_path=ecomlab_{worker}"},
+            "pool_pre_ping": True}
+    return config
+
+
+@pytest.fixture(params=BACKENDS)
+def app(request, tmp_path, monkeypatch):
+    monkeypatch.setenv("ECOMLAB_INSTANCE", str(tmp_path / "instance"))
+    app = create_app(_config(request.param, tmp_path))
+    with app.app_context():
+        if request.param == "postgresql":
+            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+            with db.engine.begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS ecomlab_{worker}"))
+            db.create_all()
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        else:
+            db.create_all()
+        app.backend = request.param
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# ---- world builders -------------------------------------------------------------------------
+
+def make_user(username: str, password: str = "pw123456", **fields) -> User:
+    user = User(username=username, name=fields.pop("name", username.title()), **fields)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def start_run(slug: str, seats: dict[str, list[int]] | None = None, **kwargs) -> Run:
+    """A running run of a shipped scenario (bots wait for the test unless told to tick)."""
+    scenario = load_file(SCENARIOS / f"{slug}.yaml")
+    kwargs.setdefault("bot_delay", 0)
+    return create_run(scenario, seats=seats or {}, start=True, **kwargs)
+
+
+def act(run, role, action, doc=None, **params):
+    """Perform as a bot-free system actor in the role (engine tests need no seats)."""
+    return perform(run.id if hasattr(run, "id") else run, Actor(role, "bot"), action, doc,
+                   params)
+
+
+def balance(run, key) -> str:
+    party = db.session.scalar(db.select(Party).where(Party.run_id == run.id, Party.key == key))
+    db.session.refresh(party)
+    cents = party.balance_cents
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def stock(run, sku) -> int:
+    product = db.session.scalar(db.select(Product).where(Product.run_id == run.id,
+                                                         Product.sku == sku))
+    db.session.refresh(product)
+    return product.stock
+
+
+def doc(run, kind, n=1) -> Document:
+    """The n-th document of a kind in the run (1-based)."""
+    docs = db.session.scalars(db.select(Document).where(Document.run_id == run.id,
+                                                        Document.kind == kind)
+                              .order_by(Document.id)).all()
+    return docs[n - 1]
+
+
+# ---- HTTP helpers ---------------------------------------------------------------------------
+
+CSRF = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_token(client, url="/auth/login") -> str:
+    page = client.get(url, follow_redirects=True).get_data(as_text=True)
+    match = CSRF.search(page)
+    assert match, "no csrf token on " + url
+    return match.group(1)
+
+
+def login(client, username, password="pw123456"):
+    token = csrf_token(client)
+    response = client.post("/auth/login", data={"username": username, "password": password,
+                                                "csrf_token": token})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return client
+
+
+def post(client, url, data=None, **kwargs):
+    """POST a form with this client's CSRF token (taken from any page)."""
+    data = dict(data or {})
+    data.setdefault("csrf_token", csrf_token(client, "/"))
+    return client.post(url, data=data, **kwargs)

@@ -1,0 +1,73 @@
+"""The engine without HTTP: the B2C normal order, action by action."""
+import pytest
+
+from lab.errors import AlreadyDone, Forbidden, InvalidInput, NotAllowed
+from tests.conftest import act, balance, doc, start_run, stock
+
+
+def test_normal_order_moves_stock_and_money(app):
+    run = start_run("b2c-normal")
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 2}],
+        payment="bank_transfer")
+    order = doc(run, "order")
+    assert (order.state, order.payment, order.amount_cents) == ("placed", "unpaid", 17600)
+    act(run, "supplier", "accept_order", order)
+    act(run, "buyer", "pay_order", order)
+    assert balance(run, "buyer") == "19824.00"  # 20000.00 - 176.00
+    assert balance(run, "company") == "50176.00"
+    act(run, "finance", "confirm_payment", order)
+    act(run, "warehouse", "ship_order", order)
+    assert stock(run, "TEA-250") == 98
+    act(run, "logistics", "deliver_order", doc(run, "shipment"))
+    act(run, "buyer", "confirm_receipt", order)
+    order = doc(run, "order")
+    assert (order.state, order.payment) == ("received", "confirmed")
+
+
+def test_shipping_before_payment_names_what_comes_first(app):
+    run = start_run("b2c-normal")
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 2}],
+        payment="bank_transfer")
+    order = doc(run, "order")
+    with pytest.raises(NotAllowed) as refused:
+        act(run, "warehouse", "ship_order", order)
+    assert refused.value.need.action == "accept_order"
+    act(run, "supplier", "accept_order", order)
+    with pytest.raises(NotAllowed) as refused:
+        act(run, "warehouse", "ship_order", order)
+    assert refused.value.need.action == "pay_order"
+    assert "pay" in refused.value.message.lower()
+    assert stock(run, "TEA-250") == 100
+
+
+def test_ship_twice_ships_once(app):
+    run = start_run("b2c-normal")
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 2}],
+        payment="bank_transfer")
+    order = doc(run, "order")
+    for action, role in (("accept_order", "supplier"), ("pay_order", "buyer"),
+                         ("confirm_payment", "finance"), ("ship_order", "warehouse")):
+        act(run, role, action, order)
+    with pytest.raises(AlreadyDone):
+        act(run, "warehouse", "ship_order", order)
+    assert stock(run, "TEA-250") == 98
+
+
+@pytest.mark.parametrize("qty", [0, -1, 10**9, "ten"])
+def test_bad_quantity_is_refused_and_changes_nothing(app, qty):
+    run = start_run("b2c-normal")
+    with pytest.raises(InvalidInput) as refused:
+        act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": qty}],
+            payment="bank_transfer")
+    assert refused.value.field == "qty"
+    from lab.models import Document
+    from lab.extensions import db
+    assert db.session.query(Document).count() == 0
+
+
+def test_wrong_role_is_forbidden(app):
+    run = start_run("b2c-normal")
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 2}],
+        payment="bank_transfer")
+    with pytest.raises(Forbidden):
+        act(run, "buyer", "accept_order", doc(run, "order"))
