@@ -17,9 +17,14 @@ class DomainError(Exception):
         self.field = field
         self.args_ = {"field": field, **args} if field else dict(args)
 
+    step: dict | None = None  # the scenario step that must come first, when there is one
+
     def to_json(self) -> dict:
-        return {"msg": self.msg, "args": {k: _plain(v) for k, v in self.args_.items()},
+        data = {"msg": self.msg, "args": {k: _plain(v) for k, v in self.args_.items()},
                 "field": self.field, "type": type(self).__name__}
+        if self.step:
+            data["step"] = self.step
+        return data
 
     @property
     def message(self) -> str:
@@ -46,9 +51,13 @@ def render(error: dict | None) -> str:
     from .engine.labels import translate_arg  # late: labels import the registry
     args = {key: translate_arg(key, value) for key, value in (error.get("args") or {}).items()}
     try:
-        return gettext(error["msg"], **args)
+        message = gettext(error["msg"], **args)
     except (KeyError, ValueError, TypeError):
-        return error["msg"]
+        message = error["msg"]
+    if error.get("step"):
+        message += " " + gettext("(Step %(number)s of the scenario.)",
+                                 number=error["step"]["number"])
+    return message
 
 
 class InvalidInput(DomainError):

@@ -151,6 +151,9 @@ def parse_yaml(text: str) -> tuple[object, list[Problem]]:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+        if context and start is not None:
+            problem = f"{problem} ({context} that starts at line {start.line + 1})"
         return None, [Problem(where, "", f"YAML syntax error: {problem}")]
 
 

@@ -71,3 +71,17 @@ def test_wrong_role_is_forbidden(app):
         payment="bank_transfer")
     with pytest.raises(Forbidden):
         act(run, "buyer", "accept_order", doc(run, "order"))
+
+
+def test_refusal_in_a_scenario_run_names_the_step_that_comes_first(app):
+    run = start_run("b2c-normal")
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 2}],
+        payment="bank_transfer")
+    order = doc(run, "order")
+    act(run, "supplier", "accept_order", order)
+    with pytest.raises(NotAllowed) as refused:
+        act(run, "warehouse", "ship_order", order)
+    assert refused.value.step == {"number": 3, "id": "pay"}
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        assert refused.value.message == ("Not paid yet: SO-0001 ships after payment. First "
+                                         "Buyer must “Pay”. (Step 3 of the scenario.)")

@@ -177,6 +177,27 @@ def _load(run_id: int, name: str, doc_id: int | None, actor: Actor, params: dict
 
 
 def _check(ctx: Context) -> None:
+    try:
+        _check_state_and_gates(ctx)
+    except NotAllowed as error:
+        if error.need is not None:
+            error.step = _script_step(ctx.run, error.need)
+        raise
+
+
+def _script_step(run: Run, need) -> dict | None:
+    """In a scenario run, the step of the script that performs what must come first."""
+    from ..runs import grade_run, scenario_of  # late: runs reads the engine's models
+    steps = [s for s in scenario_of(run).steps if s.action == need.action]
+    if len(steps) > 1:
+        unmet = {s.id for s in grade_run(run).steps if not s.met}
+        steps = [s for s in steps if s.id in unmet] or steps
+    if not steps:
+        return None
+    return {"number": steps[0].number, "id": steps[0].id}
+
+
+def _check_state_and_gates(ctx: Context) -> None:
     action, doc = ctx.action, ctx.doc
     if doc is not None and doc.state not in action.sources(ctx.run.mode):
         done = already_done(ctx.run.id, action.name, doc)
