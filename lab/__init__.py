@@ -29,6 +29,7 @@ def register_extensions(app: Flask) -> None:
     from flask_bootstrap import Bootstrap5
 
     from . import i18n
+    i18n.compile_catalogs()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)

@@ -28,8 +28,9 @@ def check_command(files):
             scenario = load_file(path)
         except ScenarioError as error:
             bad += 1
-            for line in error.lines():
-                click.echo(line, err=True)
+            with force_locale(_cli_locale()):
+                for line in error.lines():
+                    click.echo(line, err=True)
             continue
         click.echo(f"{path}: ok ({scenario.id}, {len(scenario.steps)} steps, "
                    f"max score {scenario.max_score:g})")
@@ -47,8 +48,9 @@ def autoplay_command(file, as_json):
     try:
         scenario = load_file(file)
     except ScenarioError as error:
-        for line in error.lines():
-            click.echo(line, err=True)
+        with force_locale(_cli_locale()):
+            for line in error.lines():
+                click.echo(line, err=True)
         sys.exit(2)
     with force_locale(_cli_locale()):
         result = autoplay(scenario)

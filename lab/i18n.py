@@ -1,6 +1,27 @@
 """Language helpers: the reader's locale, and scenario text fields ({en: …, zh: …} or plain)."""
+from pathlib import Path
+
 from flask import current_app, has_request_context, request, session
 from flask_babel import get_locale
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+
+
+def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
+    """Compile each messages.po into messages.mo when the .mo is missing or older, so a fresh
+    clone needs no manual `pybabel compile`."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+    for po in directory.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source)
+        tmp = mo.with_suffix(".mo.tmp")
+        with tmp.open("wb") as target:
+            write_mo(target, catalog)
+        tmp.replace(mo)  # atomic: several processes may start at once
 
 
 def select_locale() -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from .engine import registry
-from .errors import DomainError
+from .errors import N_, DomainError
 from .models.run import ROLES
 
 CASE_KINDLESS = {"membership", "certificate"}
@@ -21,13 +21,27 @@ DEFAULT_BALANCE = 100_000.00  # buyer and company, when the file gives none
 
 @dataclass
 class Problem:
-    where: str  # "step 'po' (#3)", "world.products[1]", "file"
+    """One problem of a scenario file: where (a step, a world entry, a line), which field, what.
+    Messages are msgids with arguments, shown in the reader's language."""
+    where: str  # msgid: "step '%(id)s' (#%(n)s)", "world.products[%(n)s]", "file", …
     field: str
-    message: str
+    message: str  # msgid
+    args: dict = field(default_factory=dict)
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.field}: {self.message}" if self.field else \
-            f"{self.where}: {self.message}"
+        where, message = _tr(self.where, self.args), _tr(self.message, self.args)
+        return f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
+
+
+def _tr(msgid: str, args: dict) -> str:
+    try:
+        from flask_babel import gettext
+        return gettext(msgid, **args)
+    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError):
+        try:
+            return msgid % args if args else msgid
+        except (KeyError, ValueError, TypeError):
+            return msgid
 
 
 class ScenarioError(DomainError):
@@ -105,41 +119,57 @@ def action_in_case(action: registry.Action) -> bool:
 
 # ---- validation -----------------------------------------------------------------------------
 
+def _where(kind: str, **args) -> tuple[str, dict]:
+    return {
+        "file": (N_("file"), {}),
+        "step": (N_("step '%(id)s' (#%(n)s)"), args),
+        "position": (N_("step #%(n)s"), args),
+        "vendor": (N_("world.vendors[%(n)s]"), args),
+        "product": (N_("world.products[%(n)s]"), args),
+        "objective": (N_("objectives[%(n)s]"), args),
+    }[kind]
+
+
 class _Checker:
     def __init__(self):
         self.problems: list[Problem] = []
 
-    def add(self, where, fld, message):
-        self.problems.append(Problem(where, fld, message))
+    def add(self, where, fld, message, **args):
+        if isinstance(where, tuple):
+            where, where_args = where
+            args = {**where_args, **args}
+        self.problems.append(Problem(where, fld, message, args))
 
     def text(self, value, where, fld, required=True) -> None:
         if value is None:
             if required:
-                self.add(where, fld, "is missing")
+                self.add(where, fld, N_("is missing"))
             return
         if isinstance(value, str):
             if required and not value.strip():
-                self.add(where, fld, "is empty")
+                self.add(where, fld, N_("is empty"))
             return
         if isinstance(value, dict):
             bad = [k for k in value if k not in ("en", "zh")]
             if bad:
-                self.add(where, fld, f"unknown language {bad[0]!r} (use en and zh)")
+                self.add(where, fld, N_("unknown language %(lang)r (use en and zh)"), lang=bad[0])
             if not any(isinstance(v, str) and v.strip() for v in value.values()):
-                self.add(where, fld, "needs a text in en or zh")
+                self.add(where, fld, N_("needs a text in en or zh"))
             return
-        self.add(where, fld, "must be a text or a mapping {en: ..., zh: ...}")
+        self.add(where, fld, N_("must be a text or a mapping {en: ..., zh: ...}"))
 
     def number(self, value, where, fld, minimum=0.0, integer=False) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.add(where, fld, "must be a number")
+            self.add(where, fld, N_("must be a number"))
             return False
         if integer and int(value) != value:
-            self.add(where, fld, "must be a whole number")
+            self.add(where, fld, N_("must be a whole number"))
             return False
         if value < minimum:
-            self.add(where, fld, f"must not be below {minimum:g}" if minimum else
-                     "must not be negative")
+            if minimum:
+                self.add(where, fld, N_("must not be below %(min)s"), min=f"{minimum:g}")
+            else:
+                self.add(where, fld, N_("must not be negative"))
             return False
         return True
 
@@ -149,12 +179,14 @@ def parse_yaml(text: str) -> tuple[object, list[Problem]]:
         return yaml.safe_load(text), []
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "file"
+        where = N_("line %(line)s, column %(column)s") if mark else N_("file")
+        args = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
         if context and start is not None:
             problem = f"{problem} ({context} that starts at line {start.line + 1})"
-        return None, [Problem(where, "", f"YAML syntax error: {problem}")]
+        return None, [Problem(where, "", N_("YAML syntax error: %(problem)s"),
+                              {**args, "problem": problem})]
 
 
 def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
@@ -163,30 +195,30 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         return None, problems
     c = _Checker()
     if not isinstance(data, dict):
-        c.add("file", "", "must be a YAML mapping (format, id, title, mode, world, script, …)")
+        c.add(_where("file"), "", N_("must be a YAML mapping (format, id, title, mode, world, script, …)"))
         return None, c.problems
     known_top = {"format", "id", "title", "mode", "summary", "objectives", "time_limit_minutes",
                  "roles", "bots", "world", "script", "scoring"}
     for key in data:
         if key not in known_top:
-            c.add("file", str(key), "unknown field")
+            c.add(_where("file"), str(key), N_("unknown field"))
     if data.get("format") != 1:
-        c.add("file", "format", f"must be 1 (got {data.get('format')!r})")
+        c.add(_where("file"), "format", N_("must be 1 (got %(value)r)"), value=data.get("format"))
     slug = data.get("id")
     if not isinstance(slug, str) or not registry.SLUG.match(slug):
-        c.add("file", "id", "must be a slug such as b2c-out-of-stock")
+        c.add(_where("file"), "id", N_("must be a slug such as b2c-out-of-stock"))
     c.text(data.get("title"), "file", "title")
     mode = data.get("mode")
     if mode not in ("b2c", "b2b"):
-        c.add("file", "mode", f"must be b2c or b2b (got {mode!r})")
+        c.add(_where("file"), "mode", N_("must be b2c or b2b (got %(value)r)"), value=mode)
         mode = "b2c"
     c.text(data.get("summary"), "file", "summary", required=False)
     objectives = data.get("objectives") or []
     if not isinstance(objectives, list):
-        c.add("file", "objectives", "must be a list")
+        c.add(_where("file"), "objectives", N_("must be a list"))
         objectives = []
     for i, obj in enumerate(objectives):
-        c.text(obj, f"objectives[{i + 1}]", "", required=True)
+        c.text(obj, _where("objective", n=i + 1), "", required=True)
     limit = data.get("time_limit_minutes")
     if limit is not None:
         c.number(limit, "file", "time_limit_minutes", minimum=1)
@@ -194,17 +226,17 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
     bots = _role_list(c, data.get("bots"), "bots", required=False)
     world = data.get("world")
     if not isinstance(world, dict):
-        c.add("file", "world", "is missing (company, buyer, products, …)")
+        c.add(_where("file"), "world", N_("is missing (company, buyer, products, …)"))
         world = {}
     skus, vendors = _check_world(c, world)
     steps = _check_script(c, data.get("script"), mode, skus, vendors)
     scoring = data.get("scoring") or {}
     if not isinstance(scoring, dict):
-        c.add("file", "scoring", "must be a mapping")
+        c.add(_where("file"), "scoring", N_("must be a mapping"))
         scoring = {}
     for key in scoring:
         if key not in ("mistake_penalty", "late_penalty_per_minute"):
-            c.add("scoring", str(key), "unknown field")
+            c.add("scoring", str(key), N_("unknown field"))
         else:
             c.number(scoring[key], "scoring", key)
     if c.problems:
@@ -227,61 +259,62 @@ def load(text: str, filename: str = "") -> Scenario:
 def _role_list(c, value, fld, required):
     if value is None:
         if required:
-            c.add("file", fld, "is missing (a list of roles)")
+            c.add(_where("file"), fld, N_("is missing (a list of roles)"))
         return []
     if not isinstance(value, list):
-        c.add("file", fld, "must be a list of roles")
+        c.add(_where("file"), fld, N_("must be a list of roles"))
         return []
     for role in value:
         if role not in ROLES:
-            c.add("file", fld, f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+            c.add(_where("file"), fld, N_("unknown role %(role)r (roles: %(roles)s)"), role=role,
+                  roles=", ".join(ROLES))
     return [r for r in value if r in ROLES]
 
 
 def _check_world(c, world) -> tuple[set[str], set[str]]:
     for key in world:
         if key not in ("company", "buyer", "vendors", "products", "accounts", "workflow"):
-            c.add("world", str(key), "unknown field")
+            c.add("world", str(key), N_("unknown field"))
     for party in ("company", "buyer"):
         value = world.get(party)
         if not isinstance(value, dict):
-            c.add("world", party, "is missing (with a name)")
+            c.add("world", party, N_("is missing (with a name)"))
         else:
             c.text(value.get("name"), f"world.{party}", "name")
     vendors: set[str] = set()
     for i, vendor in enumerate(world.get("vendors") or []):
-        where = f"world.vendors[{i + 1}]"
+        where = _where("vendor", n=i + 1)
         if not isinstance(vendor, dict):
-            c.add(where, "", "must be a mapping {key, name}")
+            c.add(where, "", N_("must be a mapping {key, name}"))
             continue
         key = vendor.get("key")
         if not isinstance(key, str) or not registry.SLUG.match(key):
-            c.add(where, "key", "must be a slug such as west-lake-farm")
+            c.add(where, "key", N_("must be a slug such as west-lake-farm"))
         elif key in vendors:
-            c.add(where, "key", f"duplicate vendor {key!r}")
+            c.add(where, "key", N_("duplicate vendor %(key)r"), key=key)
         else:
             vendors.add(key)
         c.text(vendor.get("name"), where, "name")
     skus: set[str] = set()
     products = world.get("products") or []
     if not isinstance(products, list):
-        c.add("world", "products", "must be a list")
+        c.add("world", "products", N_("must be a list"))
         products = []
     for i, product in enumerate(products):
-        where = f"world.products[{i + 1}]"
+        where = _where("product", n=i + 1)
         if not isinstance(product, dict):
-            c.add(where, "", "must be a mapping {sku, name, price, stock, …}")
+            c.add(where, "", N_("must be a mapping {sku, name, price, stock, …}"))
             continue
         sku = product.get("sku")
         if not isinstance(sku, (str, int)) or not str(sku).strip():
-            c.add(where, "sku", "is missing")
+            c.add(where, "sku", N_("is missing"))
         elif str(sku) in skus:
-            c.add(where, "sku", f"duplicate sku {sku!r}")
+            c.add(where, "sku", N_("duplicate sku %(sku)r"), sku=sku)
         else:
             skus.add(str(sku))
         c.text(product.get("name"), where, "name")
         if "price" not in product:
-            c.add(where, "price", "is missing")
+            c.add(where, "price", N_("is missing"))
         else:
             c.number(product["price"], where, "price")
         if "cost" in product:
@@ -289,24 +322,25 @@ def _check_world(c, world) -> tuple[set[str], set[str]]:
         c.number(product.get("stock", 0), where, "stock", integer=True)
         vendor = product.get("vendor")
         if vendor is not None and vendor not in vendors:
-            c.add(where, "vendor", f"unknown vendor {vendor!r}")
+            c.add(where, "vendor", N_("unknown vendor %(vendor)r"), vendor=vendor)
     accounts = world.get("accounts") or {}
     if not isinstance(accounts, dict):
-        c.add("world", "accounts", "must be a mapping of party to balance")
+        c.add("world", "accounts", N_("must be a mapping of party to balance"))
         accounts = {}
     for key, balance in accounts.items():
         if key not in ("buyer", "company") and key not in vendors:
-            c.add("world.accounts", str(key), "unknown party (buyer, company or a vendor key)")
+            c.add("world.accounts", str(key), N_("unknown party (buyer, company or a vendor key)"))
         c.number(balance, "world.accounts", str(key))
     workflow = world.get("workflow") or {}
     if not isinstance(workflow, dict):
-        c.add("world", "workflow", "must be a mapping")
+        c.add("world", "workflow", N_("must be a mapping"))
         workflow = {}
     for key, value in workflow.items():
         if key not in WORKFLOW_KEYS:
-            c.add("world.workflow", str(key), f"unknown step (steps: {', '.join(sorted(WORKFLOW_KEYS))})")
+            c.add("world.workflow", str(key), N_("unknown step (steps: %(steps)s)"),
+                  steps=", ".join(sorted(WORKFLOW_KEYS)))
         elif not isinstance(value, bool):
-            c.add("world.workflow", str(key), "must be true or false")
+            c.add("world.workflow", str(key), N_("must be true or false"))
     return skus, vendors
 
 
@@ -316,43 +350,45 @@ STEP_FIELDS = {"id", "role", "action", "with", "by", "hint", "points", "case", "
 
 def _check_script(c, script, mode, skus, vendors) -> list[Step]:
     if not isinstance(script, list) or not script:
-        c.add("file", "script", "is missing or empty (a list of steps)")
+        c.add(_where("file"), "script", N_("is missing or empty (a list of steps)"))
         return []
     steps: list[Step] = []
     ids: set[str] = set()
     skus = set(skus)
     for index, raw in enumerate(script):
-        where = f"step #{index + 1}"
+        where = _where("position", n=index + 1)
         if not isinstance(raw, dict):
-            c.add(where, "", "must be a mapping {id, role, action, …}")
+            c.add(where, "", N_("must be a mapping {id, role, action, …}"))
             continue
         step_id = raw.get("id")
         if isinstance(step_id, (int, float)) and not isinstance(step_id, bool):
             step_id = str(step_id)
         if not isinstance(step_id, str) or not step_id.strip():
-            c.add(where, "id", "is missing")
+            c.add(where, "id", N_("is missing"))
             step_id = f"#{index + 1}"
         else:
-            where = f"step '{step_id}' (#{index + 1})"
+            where = _where("step", id=step_id, n=index + 1)
             if step_id in ids:
-                c.add(where, "id", "duplicate step id")
+                c.add(where, "id", N_("duplicate step id"))
         ids.add(step_id)
         for key in raw:
             if key not in STEP_FIELDS:
-                c.add(where, str(key), "unknown field")
+                c.add(where, str(key), N_("unknown field"))
         role, name = raw.get("role"), raw.get("action")
         action = registry.get(name) if isinstance(name, str) else None
         if role not in ROLES:
-            c.add(where, "role", f"unknown role {role!r}")
+            c.add(where, "role", N_("unknown role %(role)r"), role=role)
         if action is None:
-            c.add(where, "action", f"unknown action {name!r}")
+            c.add(where, "action", N_("unknown action %(name)r"), name=name)
         elif role in ROLES and action.role != role:
-            c.add(where, "action", f"{name} is done by {action.role}, not by {role}")
+            c.add(where, "action", N_("%(name)s is done by %(by)s, not by %(role)s"), name=name,
+                  by=action.role, role=role)
         elif mode not in action.modes:
-            c.add(where, "action", f"{name} is not part of a {mode} scenario")
+            c.add(where, "action", N_("%(name)s is not part of a %(mode)s scenario"), name=name,
+                  mode=mode)
         params = raw.get("with") or {}
         if not isinstance(params, dict):
-            c.add(where, "with", "must be a mapping")
+            c.add(where, "with", N_("must be a mapping"))
             params = {}
         if action is not None:
             _check_params(c, where, action, params, skus, vendors)
@@ -360,7 +396,7 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
                 skus.add(str(params["sku"]))
         by = raw.get("by")
         if by not in (None, "bot", "student"):
-            c.add(where, "by", "must be bot (or left out)")
+            c.add(where, "by", N_("must be bot (or left out)"))
         c.text(raw.get("hint"), where, "hint", required=False)
         points = raw.get("points", 0)
         c.number(points, where, "points")
@@ -369,24 +405,25 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
             c.number(at_minute, where, "at_minute")
         check = raw.get("check") or {}
         if not isinstance(check, dict):
-            c.add(where, "check", "must be a mapping of field to value")
+            c.add(where, "check", N_("must be a mapping of field to value"))
             check = {}
         for key, value in check.items():
             if isinstance(value, str) and value.strip()[:1] in "<>=!" and \
                     not COMPARISON.match(value):
-                c.add(where, f"check.{key}", f"bad comparison {value!r} (use \">=20\", \"<5\", …)")
+                c.add(where, f"check.{key}", N_("bad comparison %(value)r (use \">=20\", \"<5\", …)"),
+                      value=value)
         after = raw.get("after")
         if after is not None:
             if isinstance(after, str):
                 after = [after]
             if not isinstance(after, list):
-                c.add(where, "after", "must be a list of step ids")
+                c.add(where, "after", N_("must be a list of step ids"))
                 after = None
             else:
                 after = [str(a) for a in after]
                 for dep in after:
                     if dep not in ids or dep == step_id:
-                        c.add(where, "after", f"names no earlier step {dep!r}")
+                        c.add(where, "after", N_("names no earlier step %(dep)r"), dep=dep)
         steps.append(Step(index=index, id=step_id, role=role, action=name or "", params=params,
                           by=by, hint=raw.get("hint"),
                           points=points if isinstance(points, (int, float)) else 0,
@@ -400,31 +437,28 @@ def _check_params(c, where, action, params, skus, vendors) -> None:
     for key, value in params.items():
         spec = action.input(key)
         if spec is None:
-            c.add(where, f"with.{key}", f"{action.name} takes no {key!r} "
-                  f"(it takes: {', '.join(f.name for f in action.inputs) or 'nothing'})")
+            c.add(where, f"with.{key}", N_("%(name)s takes no %(key)r (it takes: %(takes)s)"),
+                  name=action.name, key=key,
+                  takes=", ".join(f.name for f in action.inputs) or "-")
             continue
         try:
             parsed = spec.parse(value)
         except DomainError as error:
-            c.add(where, f"with.{key}", _plain(error))
+            c.add(where, f"with.{key}", error.msg, **error.args_)
             continue
         if spec.kind == "lines":
             for line in parsed or []:
                 if line["sku"] not in skus:
-                    c.add(where, f"with.{key}", f"unknown sku {line['sku']!r}")
+                    c.add(where, f"with.{key}", N_("unknown sku %(sku)r"), sku=line["sku"])
         elif key == "sku" and action.name != "publish_product" and str(parsed) not in skus:
-            c.add(where, f"with.{key}", f"unknown sku {parsed!r}")
+            c.add(where, f"with.{key}", N_("unknown sku %(sku)r"), sku=parsed)
         elif spec.kind == "vendor" and parsed and parsed.removeprefix("vendor:") not in vendors:
-            c.add(where, f"with.{key}", f"unknown vendor {parsed!r}")
+            c.add(where, f"with.{key}", N_("unknown vendor %(vendor)r"), vendor=parsed)
     missing = [f.name for f in action.inputs if f.required and f.name not in params
                and f.kind not in ("password",)]
     if action.on is None and missing:
-        c.add(where, "with", f"{action.name} needs {', '.join(missing)}")
-
-
-def _plain(error: DomainError) -> str:
-    args = dict(error.args_)
-    return error.msg % args if args else error.msg
+        c.add(where, "with", N_("%(name)s needs %(missing)s"), name=action.name,
+              missing=", ".join(missing))
 
 
 def _resolve_cases(c, steps: list[Step]) -> None:
@@ -436,25 +470,25 @@ def _resolve_cases(c, steps: list[Step]) -> None:
         action = registry.get(step.action)
         if action is None:
             continue
-        where = f"step '{step.id}' (#{step.number})"
+        where = _where("step", id=step.id, n=step.number)
         if action.starts_case:
             if step.case not in (None, step.id):
-                c.add(where, "case", "a step that starts a case cannot belong to another")
+                c.add(where, "case", N_("a step that starts a case cannot belong to another"))
             step.case = step.id
             current = step.id
         elif not action_in_case(action):
             if step.case is not None:
-                c.add(where, "case", f"{step.action} belongs to no case")
+                c.add(where, "case", N_("%(name)s belongs to no case"), name=step.action)
             step.case = None
         elif step.case is not None:
             if step.case not in starters:
-                c.add(where, "case", f"names no case-starting step {step.case!r}")
+                c.add(where, "case", N_("names no case-starting step %(case)r"), case=step.case)
                 continue
             if steps.index(step) < next(i for i, s in enumerate(steps) if s.id == step.case):
-                c.add(where, "case", f"case {step.case!r} starts after this step")
+                c.add(where, "case", N_("case %(case)r starts after this step"), case=step.case)
         else:
             if current is None:
-                c.add(where, "case", "no order or inquiry is started before this step")
+                c.add(where, "case", N_("no order or inquiry is started before this step"))
                 continue
             step.case = current
         if step.after is not None:
@@ -470,5 +504,6 @@ def load_file(path) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ScenarioError([Problem("file", "", f"cannot read it: {error}")], str(path))
+        raise ScenarioError([Problem(N_("file"), "", N_("cannot read it: %(error)s"),
+                                     {"error": str(error)})], str(path))
     return load(text, str(path))
