@@ -166,22 +166,37 @@ def document_for(run: Run, step: Step, cases: dict[str, int]):
 def with_defaults(run, action, doc, params) -> dict:
     """What a bot fills in when the script gives no value for a required input."""
     params = dict(params)
+    product = _product_for(run, doc)
     for spec in action.inputs:
         if spec.name in params or not spec.required:
             continue
-        if spec.name == "password":
-            params["password"] = bot_password(run)
-        elif spec.name == "reason":
-            params["reason"] = "—"
-        elif spec.name == "rating":
-            params["rating"] = 5
-        elif spec.name == "price" and doc is not None and doc.product_id:
-            params["price"] = f"{db.session.get(Product, doc.product_id).price_cents / 100:.2f}"
-        elif spec.name == "payment":
-            params["payment"] = "bank_transfer"
+        if spec.kind == "password":
+            params[spec.name] = bot_password(run)
+        elif spec.kind == "lines" and product is not None:
+            params[spec.name] = [{"sku": product.sku, "qty": 1}]
+        elif spec.name == "sku" and product is not None:
+            params["sku"] = product.sku if action.name != "publish_product" else "NEW-1"
+        elif spec.kind == "money":
+            params[spec.name] = f"{(product.price_cents if product else 100) / 100:.2f}"
+        elif spec.kind == "int":
+            params[spec.name] = max(spec.minimum, 5 if spec.name == "rating" else 1)
+        elif spec.kind == "choice":
+            params[spec.name] = spec.choices[0]
+        elif spec.kind == "date":
+            params[spec.name] = (utcnow().date() + timedelta(days=7)).isoformat()
+        else:
+            params[spec.name] = "—"
     if action.name == "request_certificate":
         params.setdefault("password", bot_password(run))
     return params
+
+
+def _product_for(run, doc) -> Product | None:
+    if doc is not None and doc.product_id:
+        return db.session.get(Product, doc.product_id)
+    return db.session.scalar(select(Product).where(Product.run_id == run.id,
+                                                   Product.published.is_(True))
+                             .order_by(Product.id).limit(1))
 
 
 def after_action(run_id: int) -> None:

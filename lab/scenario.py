@@ -454,11 +454,6 @@ def _check_params(c, where, action, params, skus, vendors) -> None:
             c.add(where, f"with.{key}", N_("unknown sku %(sku)r"), sku=parsed)
         elif spec.kind == "vendor" and parsed and parsed.removeprefix("vendor:") not in vendors:
             c.add(where, f"with.{key}", N_("unknown vendor %(vendor)r"), vendor=parsed)
-    missing = [f.name for f in action.inputs if f.required and f.name not in params
-               and f.kind not in ("password",)]
-    if action.on is None and missing:
-        c.add(where, "with", N_("%(name)s needs %(missing)s"), name=action.name,
-              missing=", ".join(missing))
 
 
 def _resolve_cases(c, steps: list[Step]) -> None:

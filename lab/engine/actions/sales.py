@@ -37,8 +37,11 @@ def create_order(ctx, lines, payment, delivery_date=None, price_of=None, case_id
 def place_order(ctx):
     v = ctx.values
     order = create_order(ctx, v["lines"], v["payment"], v.get("delivery_date"))
-    return {"qty": sum(l["qty"] for l in v["lines"]), "amount": order.amount_cents / 100,
-            "payment": v["payment"]}
+    result = {"qty": sum(l["qty"] for l in v["lines"]), "amount": order.amount_cents / 100,
+              "payment": v["payment"]}
+    if len(v["lines"]) == 1:
+        result["sku"] = v["lines"][0]["sku"]
+    return result
 
 
 @register("accept_order", "supplier", "order", from_states=("placed",), to_state="accepted",
