@@ -133,3 +133,28 @@ def demo_command():
     """Create (or refresh) the demo class, runs and accounts, and print the logins."""
     from .demo import prepare_and_print
     prepare_and_print(current_app)
+
+
+@lab_cli.command("translations")
+def translations_command():
+    """Extract every translatable string and update the zh and en catalogs (then translate the
+    new entries in lab/translations/zh/LC_MESSAGES/messages.po)."""
+    from babel.messages.frontend import CommandLineInterface
+
+    from . import ROOT
+    from .i18n import TRANSLATIONS
+    pot = TRANSLATIONS / "messages.pot"
+    cli = CommandLineInterface()
+    here = os.getcwd()
+    os.chdir(ROOT)  # locations relative to the repository
+    try:
+        cli.run(["pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--no-wrap",
+                 "--sort-by-file", "--project", "ecomlab", "-o", str(pot), "."])
+    finally:
+        os.chdir(here)
+    for lang in current_app.config["LANGUAGES"]:
+        po = TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
+        command = "update" if po.exists() else "init"
+        cli.run(["pybabel", command, "-i", str(pot), "-d", str(TRANSLATIONS), "-l", lang,
+                 "--no-wrap"])
+    click.echo(f"Catalogs updated in {TRANSLATIONS}.")

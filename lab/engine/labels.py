@@ -38,6 +38,11 @@ STATE_LABELS = {
     "applied": _l("applied"),
 }
 
+RUN_STATUS_LABELS = {
+    "ready": _l("ready"), "running": _l("running"), "paused": _l("paused"),
+    "finished": _l("finished"),
+}
+
 PAYMENT_LABELS = {
     "unpaid": _l("unpaid"), "paid": _l("paid"), "confirmed": _l("payment confirmed"),
     "refunded": _l("refunded"),
@@ -74,6 +79,8 @@ def translate_arg(key: str, value):
         return role_label(value)
     if key in ("action", "first"):
         return action_label(value)
+    if key == "status":
+        return str(RUN_STATUS_LABELS.get(value, value))
     if key == "state":
         return str(STATE_LABELS.get(value, value))
     if key == "kind":
