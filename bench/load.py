@@ -102,8 +102,11 @@ class Stats:
         self.lock = threading.Lock()
         self.times: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.measuring = False  # logins happen before; only the class at work is measured
 
     def add(self, kind: str, seconds: float, status: int) -> None:
+        if not self.measuring:
+            return
         with self.lock:
             self.times.setdefault(kind, []).append(seconds)
             if status >= 500:
@@ -120,9 +123,10 @@ class Stats:
         return "\n".join(lines)
 
 
-def poller(base, stats, username, run_id, stop):
+def poller(base, stats, username, run_id, stop, ready):
     client = Client(base, stats)
     client.login(username)
+    ready.wait()
     last = 0
     while not stop.is_set():
         status, text = client.request("poll", f"/live/{run_id}?since={last}")
@@ -132,11 +136,12 @@ def poller(base, stats, username, run_id, stop):
         stop.wait(2.0)
 
 
-def driver(base, stats, group, stop, done):
+def driver(base, stats, group, stop, done, ready, think):
     clients = {}
     for role in ("buyer", "supplier", "finance", "warehouse", "logistics"):
         clients[role] = Client(base, stats)
         clients[role].login(group["users"][role])
+    ready.wait()
     run = group["run"]
     order_no = 0
     while not stop.is_set():
@@ -160,6 +165,7 @@ def driver(base, stats, group, stop, done):
                             "request_key": f"b{time.time_ns()}"})
             with done["lock"]:
                 done["n"] += 1
+            stop.wait(think)
 
 
 def free_port() -> int:
@@ -187,6 +193,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--database-url", default="")
+    parser.add_argument("--think", type=float, default=5.0,
+                        help="seconds a group takes between two actions (0: flat out)")
     args = parser.parse_args()
     instance = tempfile.mkdtemp(prefix="ecomlab-bench-")
     database_url = args.database_url or f"sqlite:///{instance}/bench.sqlite"
@@ -206,15 +214,18 @@ def main() -> None:
         except OSError:
             time.sleep(0.1)
     stats, stop, done = Stats(), threading.Event(), {"n": 0, "lock": threading.Lock()}
+    ready = threading.Barrier(args.groups * (len(ROLES) + 1) + 1, timeout=600)
     threads = []
     for group in groups:
         for role in ROLES:
             threads.append(threading.Thread(target=poller, daemon=True, args=(
-                base, stats, group["users"][role], group["run"], stop)))
-        threads.append(threading.Thread(target=driver, daemon=True,
-                                        args=(base, stats, group, stop, done)))
+                base, stats, group["users"][role], group["run"], stop, ready)))
+        threads.append(threading.Thread(target=driver, daemon=True, args=(
+            base, stats, group, stop, done, ready, args.think)))
     for t in threads:
         t.start()
+    ready.wait()  # everybody logged in: the lesson starts
+    stats.measuring = True
     time.sleep(args.seconds)
     memory = rss_mb(server.pid)
     stop.set()
@@ -224,8 +235,8 @@ def main() -> None:
     server.wait(timeout=30)
     backend = database_url.split(":", 1)[0]
     print(f"ecomlab load benchmark: {args.groups} groups x 7 consoles polling every 2 s, "
-          f"{args.seconds:.0f} s, gunicorn {args.workers} workers x {args.threads} threads, "
-          f"{backend}")
+          f"one action per group every {args.think:g} s, {args.seconds:.0f} s, gunicorn "
+          f"{args.workers} workers x {args.threads} threads, {backend}")
     print(stats.report())
     print(f"  actions performed: {done['n']} ({done['n'] / args.seconds:.1f}/s); "
           f"server memory (all workers): {memory:.0f} MB")
