@@ -1,4 +1,5 @@
 """Pages outside any console: home (a user's seats and classes), language switch, errors."""
+import uuid
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, current_app, g, redirect, render_template, request, session,
@@ -8,8 +9,8 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 
-from .engine.labels import (KIND_LABELS, METHOD_LABELS, PAYMENT_LABELS, STATE_LABELS,
-                            action_label, role_label)
+from .engine.labels import (FIELD_LABELS, KIND_LABELS, METHOD_LABELS, MOVE_LABELS, PAYMENT_LABELS,
+                            RUN_STATUS_LABELS, STATE_LABELS, action_label, role_label)
 from .errors import DomainError, render
 from .extensions import db
 from .i18n import current_language
@@ -86,4 +87,8 @@ def template_globals() -> dict:
         "kind_labels": KIND_LABELS, "payment_labels": PAYMENT_LABELS,
         "method_labels": METHOD_LABELS, "render_error": render, "lang": current_language(),
         "poll_seconds": current_app.config["POLL_SECONDS"],
+        "field_label": lambda name: str(FIELD_LABELS.get(name, name)),
+        "run_status_label": lambda status: str(RUN_STATUS_LABELS.get(status, status)),
+        "new_request_key": lambda: uuid.uuid4().hex,
+        "move_reason": lambda reason: str(MOVE_LABELS.get(reason, reason)),
     }

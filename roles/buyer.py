@@ -1,5 +1,124 @@
-"""The buyer console."""
-from .common import Console
+"""The buyer's console (商城用户 in B2C, 购货方 in B2B): shop, cart, checkout, my orders, bank
+account, inquiries, contracts, invoices, CA certificate, notices."""
+from flask import flash, g, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from lab.engine import Actor, perform, registry
+from lab.errors import DomainError, InvalidInput
+from lab.extensions import db
+from lab.models import Product
+
+from . import queries
+from .common import Console, done_message
 
 console = Console("buyer")
 bp = console.bp
+QTY = registry.Field("qty", "int")
+
+
+def _cart() -> dict[str, int]:
+    return dict(session.get("cart", {}).get(str(g.run.id), {}))
+
+
+def _save_cart(cart: dict[str, int]) -> None:
+    carts = dict(session.get("cart", {}))
+    carts[str(g.run.id)] = cart
+    session["cart"] = carts
+
+
+@console.panels
+def panels(run):
+    products = queries.products(run)
+    by_sku = {p.sku: p for p in products}
+    cart = [{"product": by_sku[sku], "qty": qty, "amount": by_sku[sku].price_cents * qty}
+            for sku, qty in _cart().items() if sku in by_sku]
+    me = queries.party(run, "buyer")
+    reviews = {}
+    for review in queries.documents(run, "review"):
+        reviews.setdefault(review.product_id, []).append(review)
+    return {
+        "products": products, "cart": cart, "cart_total": sum(c["amount"] for c in cart),
+        "orders": queries.documents(run, "order"), "me": me,
+        "transfers": queries.transfers(run, me.id)[-15:] if me else [],
+        "notices": queries.documents(run, "notice", limit=5),
+        "b2b_docs": queries.documents(run, "inquiry", "quote", "contract", "payment_reminder",
+                                      "invoice", "return"),
+        "certificates": queries.documents(run, "certificate"),
+        "starting": queries.starting_actions(run, "buyer"),
+        "payment_field": registry.get("place_order").input("payment"),
+        "reviews": reviews,
+    }
+
+
+@bp.route("/cart", methods=["POST"])
+def cart():
+    """Add to, change or empty the cart (kept in the session, per run)."""
+    if g.readonly:
+        return redirect(url_for("buyer.index"))
+    cart = _cart()
+    sku = request.form.get("sku", "").strip()
+    if request.form.get("op") == "clear":
+        _save_cart({})
+        return redirect(url_for("buyer.index", _anchor="cart"))
+    product = db.session.scalar(db.select(Product).where(Product.run_id == g.run.id,
+                                                         Product.sku == sku))
+    if product is None or not product.published:
+        flash(_("There is no product %(sku)s in this mall.", sku=sku), "danger")
+        return redirect(url_for("buyer.index")), 303
+    if request.form.get("op") == "remove":
+        cart.pop(sku, None)
+    else:
+        try:
+            qty = QTY.parse(request.form.get("qty"))
+        except InvalidInput as error:
+            flash(error.message, "danger")
+            return redirect(url_for("buyer.index", _anchor="shop"))
+        cart[sku] = qty if request.form.get("op") == "set" else cart.get(sku, 0) + qty
+        if cart[sku] > registry.MAX_QTY:
+            cart[sku] = registry.MAX_QTY
+    _save_cart(cart)
+    flash(_("Cart updated: %(name)s × %(qty)s.", name=product.sku, qty=cart.get(sku, 0)),
+          "success")
+    return redirect(url_for("buyer.index", _anchor="cart"))
+
+
+@bp.route("/checkout", methods=["POST"])
+def checkout():
+    """Place an order for what is in the cart; the cart empties only when the order is made."""
+    if g.readonly:
+        return redirect(url_for("buyer.index"))
+    lines = [{"sku": sku, "qty": qty} for sku, qty in _cart().items()]
+    params = {"lines": lines, "payment": request.form.get("payment"),
+              "delivery_date": request.form.get("delivery_date")}
+    try:
+        event = perform(g.run.id, Actor("buyer", "student", current_user.id), "place_order",
+                        None, params, request_key=request.form.get("request_key") or None)
+    except DomainError as error:
+        g.run = db.session.get(type(g.run), g.run.id)
+        if error.field == "lines" and not lines:
+            error = InvalidInput(_("Your cart is empty: add products first."), "lines")
+        return console.index(error=error, status=error.status)
+    _save_cart({})
+    flash(done_message(event), "success")
+    return redirect(url_for("buyer.index", _anchor="orders"))
+
+
+@bp.route("/certificate", methods=["POST"])
+def certificate():
+    """Apply for a CA certificate: the password is typed twice (a form check, not a rule)."""
+    if g.readonly:
+        return redirect(url_for("buyer.index"))
+    if request.form.get("password") != request.form.get("password2"):
+        error = InvalidInput(_("The two passwords differ: type the same password twice."),
+                             "password")
+        return console.index(error=error, status=400)
+    try:
+        event = perform(g.run.id, Actor("buyer", "student", current_user.id),
+                        "request_certificate", None, {"password": request.form.get("password")},
+                        request_key=request.form.get("request_key") or None)
+    except DomainError as error:
+        g.run = db.session.get(type(g.run), g.run.id)
+        return console.index(error=error, status=error.status)
+    flash(done_message(event), "success")
+    return redirect(url_for("buyer.index"))

@@ -45,6 +45,7 @@ class Console:
         self.bp.before_request(self._guard)
         self.bp.add_url_rule("/", "index", self.index)
         self.bp.add_url_rule("/inbox", "inbox", self.inbox_fragment)
+        self.bp.add_url_rule("/panels", "panels_fragment", self.panels_fragment)
         self.bp.add_url_rule("/act/<action>", "act", self.act, methods=["POST"])
         self.bp.add_url_rule("/doc/<int:doc_id>", "document", self.document)
         self.bp.add_url_rule("/history", "history", self.history)
@@ -81,23 +82,30 @@ class Console:
     def index(self, error: DomainError | None = None, status: int = 200):
         run = g.run
         context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
-                   "error": error, "request_key": new_request_key(), "form": request.form}
+                   "error": error, "countdown": countdown(run), **common_context(run)}
         context.update(self._panels(run))
-        return render_template(f"roles/{self.role}.html", **context), status
+        return render_template("roles/console.html", **context), status
 
     def inbox_fragment(self):
         return render_template("roles/_inbox.html", inbox=inbox(g.run, self.role),
-                               request_key=new_request_key())
+                               **common_context(g.run))
+
+    def panels_fragment(self):
+        return render_template(f"roles/panels/{self.role}.html", **common_context(g.run),
+                               **self._panels(g.run))
 
     def history(self):
+        if request.args.get("fragment"):
+            return render_template("roles/_history_items.html",
+                                   events=history(g.run, self.role, 8))
         return render_template("roles/history.html", events=history(g.run, self.role, 500))
 
     def document(self, doc_id: int):
         doc = db.session.get(Document, doc_id)
         if doc is None or doc.run_id != g.run.id:
             abort(404)
-        return render_template("roles/document.html", doc=doc, **document_context(g.run, doc,
-                                                                                 self.role))
+        return render_template("roles/document.html", doc=doc, **common_context(g.run),
+                               **document_context(g.run, doc, self.role))
 
     def act(self, action: str):
         if g.readonly:
@@ -127,6 +135,23 @@ class Console:
 
     def _back(self) -> str:
         return safe_next(request.form.get("next"), url_for(f"{self.role}.index"))
+
+
+def common_context(run: Run) -> dict:
+    """What every console template may need: the run's vendors (for vendor selects)."""
+    vendors = db.session.scalars(select(Party).where(Party.run_id == run.id,
+                                                     Party.kind == "vendor")
+                                 .order_by(Party.id)).all()
+    return {"vendors": [{"key": v.key.removeprefix("vendor:"), "name": v.name}
+                        for v in vendors]}
+
+
+def countdown(run: Run) -> int | None:
+    """Seconds left of the run's time limit, or None without one."""
+    if not run.time_limit_minutes or not run.started_at:
+        return None
+    left = run.time_limit_minutes * 60 - run.elapsed().total_seconds()
+    return max(0, int(left))
 
 
 def wants_json() -> bool:
@@ -203,8 +228,13 @@ def document_context(run: Run, doc: Document, role: str) -> dict:
                                      .order_by(Event.id)))
     actions = [(a, check(run, Actor(role, "bot"), a.name, doc))
                for a in registry.actions_on(doc.kind, doc.state, run.mode) if a.role == role]
-    return {"case": case_documents(run, doc), "events": events, "actions": actions,
-            "request_key": new_request_key()}
+    actions = [(a, r) for a, r in actions if r is None or getattr(r, "need", None) is not None]
+    context = {"case": case_documents(run, doc), "events": events, "actions": actions,
+               "seller": party(run, "company"), "buyer": party(run, "buyer")}
+    if doc.kind == "contract":
+        from lab.engine.actions.b2b import verify_contract
+        context["verified"] = verify_contract(doc, run)
+    return context
 
 
 def party(run: Run, key: str) -> Party | None:

@@ -48,6 +48,11 @@ PAYMENT_LABELS = {
     "refunded": _l("refunded"),
 }
 
+MOVE_LABELS = {
+    "opening": _l("opening stock"), "publish": _l("published"), "ship": _l("shipped out"),
+    "inbound": _l("received in"), "return": _l("return in"), "loss": _l("stock loss"),
+}
+
 METHOD_LABELS = {
     "bank_transfer": _l("Bank transfer"), "escrow": _l("Third-party escrow"),
     "cash_on_delivery": _l("Cash on delivery"),

@@ -31,3 +31,26 @@
   }
   setInterval(poll, seconds * 1000);
 })();
+
+// A form marked data-once cannot be sent twice by a double click (the server also performs
+// each action once: this only spares the second request).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.hasAttribute || !form.hasAttribute("data-once")) return;
+  if (form.dataset.sent) { event.preventDefault(); return; }
+  form.dataset.sent = "1";
+  form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+});
+
+// Countdown to the run's time limit.
+(function () {
+  var el = document.querySelector("[data-countdown]");
+  if (!el) return;
+  var left = parseInt(el.getAttribute("data-countdown"), 10);
+  var out = el.querySelector(".countdown-value");
+  setInterval(function () {
+    left = Math.max(0, left - 1);
+    out.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (left === 0) el.classList.replace("bg-info", "bg-danger");
+  }, 1000);
+})();
