@@ -174,8 +174,7 @@ def parse_params(action: registry.Action, form) -> dict:
     for spec in action.inputs:
         if spec.kind == "lines":
             skus, qtys = form.getlist("sku"), form.getlist("qty")
-            lines = [{"sku": s, "qty": q} for s, q in zip(skus, qtys) if s.strip() and
-                     str(q).strip() not in ("", "0")]
+            lines = [{"sku": s, "qty": q} for s, q in zip(skus, qtys) if s.strip()]
             if lines:
                 params["lines"] = lines
         elif spec.name in form:

@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from lab import create_app
@@ -47,10 +49,28 @@ def _config(backend: str, tmp_path: Path) -> dict:
     return config
 
 
+class IsolatedClient(FlaskClient):
+    """Tests keep an app context pushed (to reach the database between requests); Flask then
+    reuses it for the client's requests, and with it `g`, where Flask-WTF caches the CSRF token
+    and Flask-Login the user. Each request gets a fresh `g`, as in a real server."""
+
+    def open(self, *args, **kwargs):
+        ctx = _cv_app.get(None)
+        saved = ctx.g if ctx is not None else None
+        if ctx is not None:
+            ctx.g = ctx.app.app_ctx_globals_class()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            if ctx is not None:
+                ctx.g = saved
+
+
 @pytest.fixture(params=BACKENDS)
 def app(request, tmp_path, monkeypatch):
     monkeypatch.setenv("ECOMLAB_INSTANCE", str(tmp_path / "instance"))
     app = create_app(_config(request.param, tmp_path))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         if request.param == "postgresql":
             worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

@@ -1,0 +1,112 @@
+"""Bad input gets a clear message, a 4xx, and changes nothing."""
+import pytest
+
+from lab.extensions import db
+from lab.models import Document, Event, Party, Product
+from tests.conftest import doc, login, make_user, post, start_run
+
+
+def snapshot():
+    db.session.expire_all()
+    return (db.session.query(Document).count(),
+            db.session.query(Event).filter_by(ok=True).count(),
+            tuple(p.stock for p in db.session.query(Product).order_by(Product.id)),
+            tuple(p.balance_cents for p in db.session.query(Party).order_by(Party.id)))
+
+
+@pytest.fixture
+def buyer(app):
+    user = make_user("stu")
+    run = start_run("b2c-normal", seats={"buyer": [user.id]})
+    other = start_run("b2c-normal", seats={"supplier": [user.id]})
+    client = app.test_client()
+    login(client, "stu")
+    return run, other, client
+
+
+@pytest.mark.parametrize("qty, fragment", [
+    ("0", "between 1 and 100000"), ("-3", "between 1 and 100000"),
+    (str(10**9), "between 1 and 100000"), ("ten", "whole number"), ("", "Please fill in"),
+])
+def test_bad_quantity(buyer, qty, fragment):
+    run, _, client = buyer
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/act/place_order",
+             {"sku": "TEA-250", "qty": qty, "payment": "bank_transfer"},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 400
+    assert fragment in r.get_data(as_text=True)
+    assert snapshot() == before
+
+
+def test_bad_quantity_in_the_cart_is_refused(buyer):
+    run, _, client = buyer
+    r = post(client, f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "-1"},
+             headers={"Accept-Language": "en"}, follow_redirects=True)
+    assert "between 1 and 100000" in r.get_data(as_text=True)
+    assert "Your cart is empty" in r.get_data(as_text=True)
+
+
+def test_unknown_product(buyer):
+    run, _, client = buyer
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/act/place_order",
+             {"sku": "NOPE-1", "qty": "1", "payment": "bank_transfer"},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 400 and "There is no product NOPE-1" in r.get_data(as_text=True)
+    assert snapshot() == before
+
+
+def test_unknown_payment_method(buyer):
+    run, _, client = buyer
+    r = post(client, f"/run/{run.id}/buyer/act/place_order",
+             {"sku": "TEA-250", "qty": "1", "payment": "bitcoin"},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 400 and "must be one of" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("doc_id", ["999999", "abc", ""])
+def test_unknown_order_id(buyer, doc_id):
+    run, _, client = buyer
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/act/pay_order", {"doc": doc_id},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 404
+    assert "does not exist in this run" in r.get_data(as_text=True)
+    assert snapshot() == before
+
+
+def test_another_runs_order_id(buyer):
+    run, other, client = buyer
+    post(client, f"/run/{run.id}/buyer/act/place_order",
+         {"sku": "TEA-250", "qty": "1", "payment": "bank_transfer", "request_key": "k" * 10})
+    order = doc(run, "order")
+    before = snapshot()
+    r = post(client, f"/run/{other.id}/supplier/act/accept_order", {"doc": order.id},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 404
+    assert snapshot() == before and doc(run, "order").state == "placed"
+
+
+def test_an_action_the_role_does_not_have(buyer):
+    run, _, client = buyer
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/act/approve_purchase_order", {"doc": "1"},
+             headers={"Accept-Language": "en"})
+    assert r.status_code == 403 and "Only Finance department may" in r.get_data(as_text=True)
+    assert post(client, f"/run/{run.id}/buyer/act/teleport", {}).status_code == 404
+    assert snapshot() == before
+
+
+def test_unknown_run_and_console_urls(buyer):
+    _, _, client = buyer
+    assert client.get("/run/99999/buyer/").status_code == 404
+    assert client.get("/run/1/nosuchrole/").status_code == 404
+
+
+def test_form_without_csrf_token(buyer):
+    run, _, client = buyer
+    before = snapshot()
+    r = client.post(f"/run/{run.id}/buyer/act/place_order",
+                    data={"sku": "TEA-250", "qty": "1", "payment": "bank_transfer"})
+    assert r.status_code == 400 and snapshot() == before

@@ -1,0 +1,130 @@
+"""Seven logged-in students carry a B2C order through their consoles' forms."""
+import re
+
+import pytest
+
+from lab.extensions import db
+from lab.models import Document, Event, Run
+from tests.conftest import balance, csrf_token, doc, login, make_user, post, start_run, stock
+
+ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
+
+
+@pytest.fixture
+def classroom(app):
+    users = {role: make_user(f"stu-{role}") for role in ROLES}
+    run = start_run("b2c-normal", seats={role: [u.id] for role, u in users.items()})
+    clients = {}
+    for role in ROLES:
+        clients[role] = app.test_client()
+        login(clients[role], f"stu-{role}")
+    return run, clients
+
+
+def act_http(client, run, role, action, document=None, **fields):
+    data = {"request_key": f"k{role}{action}{document.id if document else ''}x1234", **fields}
+    if document is not None:
+        data["doc"] = document.id
+    return post(client, f"/run/{run.id}/{role}/act/{action}", data)
+
+
+def state(run, kind="order"):
+    d = doc(run, kind)
+    db.session.refresh(d)
+    return d.state, d.payment
+
+
+def test_seven_students_take_an_order_to_receipt(classroom):
+    run, c = classroom
+    buyer_before, company_before = balance(run, "buyer"), balance(run, "company")
+    r = post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    assert r.status_code == 302
+    page = c["buyer"].get(f"/run/{run.id}/buyer/").get_data(as_text=True)
+    assert "176.00" in page  # the cart's total
+    r = post(c["buyer"], f"/run/{run.id}/buyer/checkout",
+             {"payment": "bank_transfer", "request_key": "checkout-key-1"})
+    assert r.status_code == 302
+    assert state(run) == ("placed", "unpaid")
+    order = doc(run, "order")
+    assert [(l.product.sku, l.qty, l.price_cents) for l in order.lines] == [("TEA-250", 2, 8800)]
+    sales_inbox = c["supplier"].get(f"/run/{run.id}/supplier/inbox").get_data(as_text=True)
+    assert order.number in sales_inbox and "/act/accept_order" in sales_inbox
+
+    assert act_http(c["supplier"], run, "supplier", "accept_order", order).status_code == 302
+    assert state(run) == ("accepted", "unpaid")
+    assert act_http(c["buyer"], run, "buyer", "pay_order", order).status_code == 302
+    assert state(run) == ("accepted", "paid")
+    assert act_http(c["finance"], run, "finance", "confirm_payment", order).status_code == 302
+    assert state(run) == ("accepted", "confirmed")
+    assert act_http(c["warehouse"], run, "warehouse", "ship_order", order).status_code == 302
+    assert state(run) == ("shipped", "confirmed") and stock(run, "TEA-250") == 98
+    shipment = doc(run, "shipment")
+    assert act_http(c["logistics"], run, "logistics", "deliver_order", shipment).status_code == 302
+    assert state(run) == ("delivered", "confirmed")
+    assert act_http(c["buyer"], run, "buyer", "confirm_receipt", order).status_code == 302
+    assert state(run) == ("received", "confirmed")
+
+    assert float(buyer_before) - float(balance(run, "buyer")) == 176.00
+    assert float(balance(run, "company")) - float(company_before) == 176.00
+    assert stock(run, "TEA-250") == 98
+    ledger = c["finance"].get(f"/run/{run.id}/finance/ledger").get_data(as_text=True)
+    assert "19,824.00" in ledger and "50,176.00" in ledger
+
+
+def test_shipping_twice_ships_once_and_says_who_did_it(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
+    order = doc(run, "order")
+    act_http(c["supplier"], run, "supplier", "accept_order", order)
+    act_http(c["buyer"], run, "buyer", "pay_order", order)
+    act_http(c["finance"], run, "finance", "confirm_payment", order)
+    first = act_http(c["warehouse"], run, "warehouse", "ship_order", order)
+    second = post(c["warehouse"], f"/run/{run.id}/warehouse/act/ship_order",
+                  {"doc": order.id, "request_key": "another-key-99"}, follow_redirects=True)
+    assert first.status_code == 302 and second.status_code == 200
+    assert "Already done" in second.get_data(as_text=True) or "已经办理" in second.get_data(
+        as_text=True)
+    assert stock(run, "TEA-250") == 98
+    assert db.session.query(Document).filter_by(kind="shipment").count() == 1
+
+
+def test_double_checkout_with_one_form_places_one_order(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer",
+                                                        "request_key": "same-form-key"})
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    again = post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer",
+                                                                "request_key": "same-form-key"})
+    assert again.status_code == 409
+    assert db.session.query(Document).filter_by(kind="order").count() == 1
+
+
+def test_a_buyer_cannot_open_the_finance_console(classroom):
+    run, c = classroom
+    assert c["buyer"].get(f"/run/{run.id}/finance/").status_code == 403
+    assert act_http(c["buyer"], run, "finance", "confirm_payment").status_code == 403
+
+
+def test_a_form_without_csrf_token_changes_nothing(classroom):
+    run, c = classroom
+    r = c["buyer"].post(f"/run/{run.id}/buyer/act/place_order",
+                        data={"sku": "TEA-250", "qty": "2", "payment": "bank_transfer"})
+    assert r.status_code == 400
+    assert "security token" in r.get_data(as_text=True) or "安全令牌" in r.get_data(as_text=True)
+    assert db.session.query(Document).count() == 0
+
+
+def test_a_refused_action_rerenders_the_console_with_the_reason(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
+    order = doc(run, "order")
+    r = act_http(c["warehouse"], run, "warehouse", "ship_order", order)
+    assert r.status_code == 409
+    text = r.get_data(as_text=True)
+    assert 'id="action-error"' in text and order.number in text
+    refused = db.session.scalars(db.select(Event).where(Event.ok.is_(False))).all()
+    assert len(refused) == 1 and refused[0].role == "warehouse"
+    assert stock(run, "TEA-250") == 100
