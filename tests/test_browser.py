@@ -1,0 +1,131 @@
+"""Browser tests: Playwright driving Debian's Chromium against a real server (SQLite only).
+
+Each role works in its own browser context, as seven students on seven computers would."""
+import os
+import re
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+from lab import create_app
+from lab.extensions import db
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+REQUIRED = os.environ.get("CI") == "true" or os.environ.get("REQUIRE_BROWSER") == "1"
+
+pytestmark = [pytest.mark.browser]
+if not CHROMIUM:
+    pytestmark.append(pytest.mark.skipif(not REQUIRED, reason=(
+        "Chromium is not installed (apt-get install chromium); scripts/test.sh installs it")))
+
+ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM:
+        pytest.fail("Chromium is required (CI=true or REQUIRE_BROWSER=1) but not installed")
+    path = tmp_path_factory.mktemp("browser")
+    os.environ["ECOMLAB_INSTANCE"] = str(path / "instance")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path / 'lab.sqlite'}",
+                      "SECRET_KEY": "browser-test", "POLL_SECONDS": 1})
+    with app.app_context():
+        db.create_all()
+        from tests.conftest import make_user, start_run
+        users = {role: make_user(f"web-{role}") for role in ROLES}
+        run = start_run("b2c-normal", seats={r: [u.id] for r, u in users.items()})
+        run_id = run.id
+        db.session.remove()
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield {"base": f"http://127.0.0.1:{httpd.server_port}", "run": run_id, "app": app}
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+def open_console(browser, server, role):
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server["base"] + "/auth/login")
+    page.fill("#username", f"web-{role}")
+    page.fill("#password", "pw123456")
+    page.click("main button[type=submit]")
+    page.goto(f"{server['base']}/run/{server['run']}/{role}/")
+    return page
+
+
+def press(page, action):
+    """Press the first ready button of this action in the inbox (the engine does the rest)."""
+    page.click(f"#inbox form[action$='/act/{action}'] button[type=submit]")
+    page.wait_for_selector(".alert-success")
+
+
+def test_an_order_travels_through_seven_browsers(browser, server):
+    pages = {role: open_console(browser, server, role) for role in
+             ("buyer", "supplier", "finance", "warehouse", "logistics")}
+    buyer = pages["buyer"]
+    buyer.fill("#qty-TEA-250", "2")
+    buyer.click(".product[data-sku='TEA-250'] button[type=submit]")
+    assert "176.00" in buyer.inner_text("#cart-total")
+    buyer.select_option("#checkout-payment", "bank_transfer")
+    buyer.click("#checkout")
+    buyer.wait_for_selector(".alert-success")
+
+    # Sales sees the new order without reloading (live poll, within 3 seconds).
+    sales = pages["supplier"]
+    sales.wait_for_selector("#inbox form[action$='/act/accept_order']", timeout=3000)
+    press(sales, "accept_order")
+
+    buyer.wait_for_selector("#inbox form[action$='/act/pay_order']", timeout=3000)
+    press(buyer, "pay_order")
+    assert "19,824.00" in buyer.inner_text("#buyer-balance")
+
+    finance = pages["finance"]
+    finance.wait_for_selector("#inbox form[action$='/act/confirm_payment']", timeout=3000)
+    press(finance, "confirm_payment")
+
+    warehouse = pages["warehouse"]
+    warehouse.wait_for_selector("#inbox form[action$='/act/ship_order']", timeout=3000)
+    press(warehouse, "ship_order")
+    assert warehouse.inner_text("#stock tr[data-sku='TEA-250'] .stock") == "98"
+
+    logistics = pages["logistics"]
+    logistics.wait_for_selector("#inbox form[action$='/act/deliver_order']", timeout=3000)
+    press(logistics, "deliver_order")
+
+    buyer.wait_for_selector("#inbox form[action$='/act/confirm_receipt']", timeout=3000)
+    press(buyer, "confirm_receipt")
+    buyer.wait_for_selector("#orders .state-received")
+
+    # Shipping again from a stale page is refused and ships nothing more.
+    with server["app"].app_context():
+        from lab.models import Product
+        assert db.session.scalar(db.select(Product.stock).where(Product.sku == "TEA-250")) == 98
+    for page in pages.values():
+        page.context.close()
+
+
+def test_the_console_fits_a_phone(browser, server):
+    context = browser.new_context(locale="zh-CN", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server["base"] + "/auth/login")
+    page.fill("#username", "web-buyer")
+    page.fill("#password", "pw123456")
+    page.click("main button[type=submit]")
+    page.goto(f"{server['base']}/run/{server['run']}/buyer/")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
+    assert page.locator(".role-switch").count() == 0 or page.is_visible("#shop")
+    context.close()
