@@ -199,6 +199,11 @@ def _product_for(run, doc) -> Product | None:
                              .order_by(Product.id).limit(1))
 
 
-def after_action(run_id: int) -> None:
-    """Called after a person's action: bots answer once their delay has passed (next poll)."""
-    tick(run_id)
+def play_step(run: Run, step: Step) -> bool:
+    """"Show me": a bot performs this step for a learner (or what must come first, whoever's
+    role it is). True when it performed something."""
+    graded = grade_run(run)
+    doc = document_for(run, step, graded.case_ids())
+    if doc is False:
+        return False
+    return _try(run, step, step.action, doc, dict(step.params), held=set(), depth=0)

@@ -1,4 +1,179 @@
-"""Solo practice for self-learners."""
-from flask import Blueprint
+"""Solo practice for self-learners: pick a scenario and the roles to play (bots take the rest),
+follow the guide on every console, watch the flow map, and read the grade at the end."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from . import bots, flowmap
+from .engine import Actor, check, registry
+from .engine.labels import action_label, role_label
+from .errors import render
+from .extensions import db
+from .i18n import text
+from .models import Event, Run
+from .models.run import ROLES
+from .runs import create_run, grade_run, scenario_of
+from .scenario import ScenarioError, load_file
 
 bp = Blueprint("practice", __name__, url_prefix="/practice")
+LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
+
+
+def library() -> list:
+    scenarios = []
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        try:
+            scenarios.append(load_file(path))
+        except ScenarioError:
+            current_app.logger.warning("scenario %s does not load", path)
+    return scenarios
+
+
+def _my_run(run_id: int) -> Run:
+    run = db.session.get(Run, run_id)
+    if run is None or run.kind != "solo" or (run.owner_id != current_user.id
+                                             and not current_user.is_admin):
+        abort(404)
+    return run
+
+
+@bp.route("/")
+@login_required
+def index():
+    runs = db.session.scalars(select(Run).where(Run.owner_id == current_user.id,
+                                                Run.kind == "solo").order_by(Run.id.desc()))
+    progress = {}
+    for run in runs:
+        graded = grade_run(run)
+        progress[run.id] = (run, graded.met_count, len(graded.steps), graded.completed)
+    return render_template("practice/index.html", scenarios=library(), runs=progress.values(),
+                           roles=ROLES)
+
+
+@bp.route("/start", methods=["POST"])
+@login_required
+def start():
+    scenarios = {s.id: s for s in library()}
+    scenario = scenarios.get(request.form.get("scenario", ""))
+    if scenario is None:
+        flash(_("Choose a scenario from the list."), "danger")
+        return redirect(url_for("practice.index")), 303
+    chosen = [r for r in request.form.getlist("roles") if r in ROLES]
+    if not chosen:
+        flash(_("Choose at least one role to play; bots play the others."), "danger")
+        return redirect(url_for("practice.index")), 303
+    run = create_run(scenario, kind="solo", owner_id=current_user.id, start=True,
+                     bot_delay=current_app.config["BOT_DELAY_SECONDS"],
+                     seats={role: [current_user.id] for role in chosen})
+    flash(_("Practice started: %(title)s. The guide on the right shows the next step.",
+            title=text(scenario.title)), "success")
+    first = next((s.role for s in scenario.steps if s.role in chosen), chosen[0])
+    return redirect(url_for(f"{first}.index", run_id=run.id))
+
+
+@bp.route("/run/<int:run_id>/show/<step_id>", methods=["POST"])
+@login_required
+def show_me(run_id, step_id):
+    """A bot performs the step (or what must come first) so the learner can watch."""
+    run = _my_run(run_id)
+    back = request.form.get("role") if request.form.get("role") in ROLES else None
+    target = url_for(f"{back}.index", run_id=run.id) if back else url_for(
+        "practice.flow_map", run_id=run.id)
+    step = next((s for s in scenario_of(run).steps if s.id == step_id), None)
+    if step is None:
+        abort(404)
+    if bots.play_step(run, step):
+        flash(_("A bot did it for you: look at the history to see what happened."), "info")
+    else:
+        run = db.session.get(Run, run_id)
+        doc = bots.document_for(run, step, grade_run(run).case_ids())
+        refusal = check(run, Actor(step.role, "bot"), step.action, doc or None, None) \
+            if doc is not False else None
+        flash(refusal.message if refusal else _("Nothing to do for this step yet."), "warning")
+    return redirect(target)
+
+
+@bp.route("/run/<int:run_id>/map")
+@login_required
+def flow_map(run_id):
+    run = _watchable(run_id)
+    if request.args.get("fragment"):
+        return str(_svg(run))
+    return render_template("practice/map.html", run=run, svg=_svg(run))
+
+
+@bp.route("/run/<int:run_id>/done")
+@login_required
+def done(run_id):
+    run = _watchable(run_id)
+    graded = grade_run(run)
+    return render_template("practice/done.html", run=run, grade=graded,
+                           scenario=scenario_of(run))
+
+
+def _watchable(run_id: int) -> Run:
+    run = db.session.get(Run, run_id)
+    if run is None:
+        abort(404)
+    from .live import can_watch
+    if not can_watch(run):
+        abort(404)
+    return run
+
+
+def _svg(run: Run):
+    graded = grade_run(run)
+    refusals: dict = {}
+    for event in db.session.scalars(select(Event).where(Event.run_id == run.id,
+                                                        Event.ok.is_(False))):
+        refusals[(event.role, event.action)] = refusals.get((event.role, event.action), 0) + 1
+    return flowmap.draw(scenario_of(run), graded, run.mode, refusals)
+
+
+def guide(run: Run, role: str) -> dict:
+    """What the guide panel shows on a console: the next expected steps, who acts, what blocks
+    them, and the progress. Read-only."""
+    graded = grade_run(run)
+    held = {seat.role for seat in run.seats if seat.user_id == current_user.id}
+    anyone = {seat.role for seat in run.seats}
+    cases = graded.case_ids()
+    rows = []
+    for step in graded.next_steps():
+        if run.kind != "solo" and step.role != role:
+            continue
+        doc = bots.document_for(run, step, cases)
+        refusal = None
+        if doc is not False:
+            refusal = check(run, Actor(step.role, "bot"), step.action, doc, None)
+        rows.append({
+            "step": step, "role": step.role, "role_label": role_label(step.role, run.mode),
+            "action": action_label(step.action), "hint": text(step.hint),
+            "mine": step.role in held, "here": step.role == role,
+            "bot": step.by == "bot" or step.role not in anyone,
+            "waiting": refusal.message if refusal is not None and getattr(
+                refusal, "need", None) is not None else None,
+        })
+    return {"steps": rows, "met": graded.met_count, "total": len(graded.steps),
+            "score": graded.score, "max": graded.max_score, "completed": graded.completed,
+            "solo": run.kind == "solo", "run": run}
+
+
+@bp.route("/run/<int:run_id>/guide/<role>")
+@login_required
+def guide_fragment(run_id, role):
+    run = _watchable(run_id)
+    if role not in ROLES:
+        abort(404)
+    g.run, g.role = run, role
+    return render_template("_partials/guide_body.html", gd=guide(run, role))
+
+
+@bp.app_context_processor
+def guide_helper():
+    return {"guide_for": guide, "flow_svg": _svg}
