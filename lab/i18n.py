@@ -1,4 +1,6 @@
 """Language helpers: the reader's locale, and scenario text fields ({en: …, zh: …} or plain)."""
+import os
+import uuid
 from pathlib import Path
 
 from flask import current_app, has_request_context, request, session
@@ -18,10 +20,12 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
             continue
         with po.open("rb") as source:
             catalog = read_po(source)
-        tmp = mo.with_suffix(".mo.tmp")
+        # Several processes may start at once: each writes its own file, then renames it into
+        # place atomically.
+        tmp = mo.with_name(f"{mo.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         with tmp.open("wb") as target:
             write_mo(target, catalog)
-        tmp.replace(mo)  # atomic: several processes may start at once
+        tmp.replace(mo)
 
 
 def select_locale() -> str:
