@@ -74,6 +74,13 @@ def due(run: Run, now=None) -> bool:
         run.bots_next_at is not None and now >= run.bots_next_at)
 
 
+def maybe_tick(run: Run) -> None:
+    """For pages that refresh often (console polls, the instructor's board): let the bots act
+    when something may be due, and do nothing otherwise."""
+    if due(run) and _delay_passed(run):
+        tick(run.id)
+
+
 def _bookmark(run: Run) -> None:
     """Remember that the bots are idle until a new event or a timed step."""
     graded = grade_run(run)

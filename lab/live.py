@@ -29,8 +29,8 @@ def poll(run_id):
     if run is None or not can_watch(run):
         abort(404)
     since = request.args.get("since", type=int, default=0)
-    if bots.due(run) and bots._delay_passed(run):
-        bots.tick(run.id)
+    if bots.due(run):
+        bots.maybe_tick(run)
         run = db.session.get(Run, run_id)
     return jsonify(last=run.last_event_id, status=run.status,
                    changed=run.last_event_id != since)

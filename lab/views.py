@@ -14,7 +14,7 @@ from .engine.labels import (FIELD_LABELS, KIND_LABELS, METHOD_LABELS, MOVE_LABEL
 from .errors import DomainError, render
 from .extensions import db
 from .i18n import current_language
-from .models import Run, Seat
+from .models import Enrollment, Run, Seat
 
 bp = Blueprint("main", __name__)
 
@@ -40,8 +40,17 @@ def home():
         .where(Seat.user_id == current_user.id).order_by(Run.id.desc(), Seat.id)).all()
     runs: dict[int, dict] = {}
     for seat, run in seats:
-        runs.setdefault(run.id, {"run": run, "roles": []})["roles"].append(seat.role)
-    return render_template("home.html", runs=list(runs.values()))
+        entry = runs.setdefault(run.id, {"run": run, "roles": [], "left": _seconds_left(run)})
+        entry["roles"].append(seat.role)
+    enrollments = db.session.scalars(select(Enrollment).where(
+        Enrollment.user_id == current_user.id)).all()
+    return render_template("home.html", runs=list(runs.values()), enrollments=enrollments)
+
+
+def _seconds_left(run: Run) -> int | None:
+    if not run.time_limit_minutes or run.status not in ("running", "paused"):
+        return None
+    return max(0, int(run.time_limit_minutes * 60 - run.elapsed().total_seconds()))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

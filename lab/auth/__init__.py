@@ -47,6 +47,48 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+class RegisterForm(FlaskForm):
+    join_code = StringField(_l("Class join code"), validators=[DataRequired(), Length(max=16)])
+    student_no = StringField(_l("Student number"), validators=[
+        DataRequired(), Length(max=40),
+        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Letters, digits, - and _ only."))])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])
+    confirm = PasswordField(_l("Password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """A student joins a class with its join code; the student number is the username."""
+    from ..models import Classroom, Enrollment
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        classroom = db.session.scalar(select(Classroom).where(
+            Classroom.join_code == form.join_code.data.strip().upper()))
+        number = form.student_no.data.strip()
+        if classroom is None:
+            form.join_code.errors.append(_("No class has this join code: ask your instructor."))
+        elif db.session.scalar(select(User.id).where(User.username == number)):
+            form.student_no.errors.append(_("This student number is registered already: log "
+                                            "in instead."))
+        else:
+            user = User(username=number, student_no=number, name=form.name.data.strip())
+            user.set_password(form.password.data)
+            db.session.add(user)
+            db.session.flush()
+            db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
+            db.session.commit()
+            login_user(user)
+            flash(_("Welcome to %(name)s.", name=classroom.name), "success")
+            return redirect(url_for("main.home"))
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():

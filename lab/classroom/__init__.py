@@ -1,9 +1,7 @@
-"""The instructor's classroom."""
+"""The instructor's classroom: classes and rosters, groups and roles, assignments and their
+runs, injections, the live board, grades, debrief replay and lab reports."""
 from flask import Blueprint
 
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 
-
-@bp.route("/")
-def index():
-    return "classroom"
+from . import views  # noqa: E402,F401  (routes)

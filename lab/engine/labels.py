@@ -12,6 +12,7 @@ ROLE_LABELS = {
     "finance": _l("Finance department"),
     "purchasing": _l("Purchasing department"),
     "logistics": _l("Logistics department"),
+    "instructor": _l("Instructor"),
 }
 # In the B2B marketplace the buyer and supplier are companies (购货方 / 供货方).
 B2B_ROLE_LABELS = {"buyer": _l("Buying company"), "supplier": _l("Supplying company"),

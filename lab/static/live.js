@@ -42,10 +42,8 @@ document.addEventListener("submit", function (event) {
   form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
 });
 
-// Countdown to the run's time limit.
-(function () {
-  var el = document.querySelector("[data-countdown]");
-  if (!el) return;
+// Countdowns to runs' time limits.
+document.querySelectorAll("[data-countdown]").forEach(function (el) {
   var left = parseInt(el.getAttribute("data-countdown"), 10);
   var out = el.querySelector(".countdown-value");
   setInterval(function () {
@@ -53,4 +51,17 @@ document.addEventListener("submit", function (event) {
     out.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
     if (left === 0) el.classList.replace("bg-info", "bg-danger");
   }, 1000);
+});
+
+// Pages that watch several runs (the instructor's board) refresh a fragment on a timer.
+(function () {
+  document.querySelectorAll("[data-refresh-src]").forEach(function (el) {
+    var seconds = parseFloat(el.getAttribute("data-refresh-seconds") || "4");
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(el.getAttribute("data-refresh-src"), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) el.innerHTML = html; });
+    }, seconds * 1000);
+  });
 })();

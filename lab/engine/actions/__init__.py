@@ -1,2 +1,2 @@
 """Importing this package declares every action in the registry."""
-from . import admin, b2b, purchasing, returns, sales  # noqa: F401
+from . import admin, b2b, inject, purchasing, returns, sales  # noqa: F401

@@ -1,0 +1,483 @@
+"""Views of the instructor's console (and the student's lab report). Every page checks on the
+server that the class or run belongs to the current instructor."""
+from __future__ import annotations
+
+import secrets
+from functools import wraps
+
+from flask import (Response, abort, flash, g, redirect, render_template, request, url_for)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from .. import runs as run_clock
+from ..engine import Actor, perform, registry
+from ..errors import DomainError, NotAllowed
+from ..extensions import db
+from ..i18n import text
+from ..models import (Adjustment, Assignment, Classroom, Enrollment, Event, Group, Reflection,
+                      Run, User)
+from ..models.run import ROLES
+from ..runs import create_run, grade_run, scenario_of
+from ..scenario import validate
+from . import bp, grades, groups, rosters
+from .access import instructor_owns_run
+
+INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
+              "inject_notice")
+
+
+def instructor_required(view):
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not (current_user.is_instructor or current_user.is_admin):
+            abort(403)
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def _class(class_id: int) -> Classroom:
+    classroom = db.session.get(Classroom, class_id)
+    if classroom is None or (classroom.instructor_id != current_user.id
+                             and not current_user.is_admin):
+        abort(404)
+    return classroom
+
+
+def _assignment(assignment_id: int) -> Assignment:
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        abort(404)
+    _class(assignment.classroom_id)
+    return assignment
+
+
+def _run(run_id: int) -> Run:
+    run = db.session.get(Run, run_id)
+    if run is None or not instructor_owns_run(current_user, run):
+        abort(404)
+    return run
+
+
+# ---- classes --------------------------------------------------------------------------------
+
+@bp.route("/")
+@instructor_required
+def index():
+    query = select(Classroom).order_by(Classroom.id.desc())
+    if not current_user.is_admin:
+        query = query.where(Classroom.instructor_id == current_user.id)
+    instructors = db.session.scalars(select(User).where(User.is_instructor.is_(True))
+                                     .order_by(User.username)).all() \
+        if current_user.is_admin else []
+    return render_template("classroom/index.html", classes=db.session.scalars(query).all(),
+                           instructors=instructors)
+
+
+@bp.route("/new", methods=["POST"])
+@instructor_required
+def new_class():
+    name = request.form.get("name", "").strip()
+    if not name or len(name) > 120:
+        flash(_("Give the class a name (at most 120 characters)."), "danger")
+        return redirect(url_for("classroom.index")), 303
+    classroom = Classroom(name=name, instructor_id=current_user.id,
+                          join_code=secrets.token_hex(4).upper())
+    db.session.add(classroom)
+    db.session.commit()
+    flash(_("Class %(name)s created; join code %(code)s.", name=name,
+            code=classroom.join_code), "success")
+    return redirect(url_for("classroom.show", class_id=classroom.id))
+
+
+@bp.route("/instructors", methods=["POST"])
+@login_required
+def new_instructor():
+    if not current_user.is_admin:
+        abort(403)
+    username = request.form.get("username", "").strip()
+    password = request.form.get("password", "")
+    if not username or len(username) > 64 or len(password) < 8:
+        flash(_("An instructor needs a username and a password of at least 8 characters."),
+              "danger")
+        return redirect(url_for("classroom.index")), 303
+    if db.session.scalar(select(User.id).where(User.username == username)):
+        flash(_("The username %(name)s is taken.", name=username), "danger")
+        return redirect(url_for("classroom.index")), 303
+    user = User(username=username, name=request.form.get("name", "").strip()[:100],
+                is_instructor=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    flash(_("Instructor account %(name)s created.", name=username), "success")
+    return redirect(url_for("classroom.index"))
+
+
+@bp.route("/<int:class_id>")
+@instructor_required
+def show(class_id):
+    classroom = _class(class_id)
+    assignments = db.session.scalars(select(Assignment).where(
+        Assignment.classroom_id == classroom.id).order_by(Assignment.id.desc())).all()
+    from ..practice import library
+    return render_template("classroom/class.html", classroom=classroom, roles=ROLES,
+                           assignments=assignments, library=library(),
+                           ungrouped=[e for e in classroom.enrollments if e.group_id is None],
+                           members=groups.members)
+
+
+@bp.route("/<int:class_id>/roster", methods=["POST"])
+@instructor_required
+def roster(class_id):
+    classroom = _class(class_id)
+    upload = request.files.get("roster")
+    if upload is None or not upload.filename:
+        flash(_("Choose a roster file (.xlsx or .csv) to upload."), "danger")
+        return redirect(url_for("classroom.show", class_id=class_id)), 303
+    rows, problems = rosters.parse(upload.filename, upload.read())
+    if problems:
+        return render_template("classroom/roster_problems.html", classroom=classroom,
+                               problems=problems, filename=upload.filename), 400
+    try:
+        counts = rosters.import_roster(classroom, rows)
+    except ValueError as clash:
+        flash(_("Student number %(no)s belongs to an instructor account: nothing was imported.",
+                no=str(clash)), "danger")
+        return redirect(url_for("classroom.show", class_id=class_id)), 303
+    flash(_("Roster imported: %(created)s new students, %(updated)s updated.", **counts),
+          "success")
+    return redirect(url_for("classroom.show", class_id=class_id))
+
+
+@bp.route("/<int:class_id>/credentials")
+@instructor_required
+def credentials(class_id):
+    classroom = _class(class_id)
+    return render_template("classroom/credentials.html", classroom=classroom,
+                           enrollments=sorted(classroom.enrollments,
+                                              key=lambda e: e.user.student_no or ""))
+
+
+@bp.route("/<int:class_id>/groups", methods=["POST"])
+@instructor_required
+def form_groups(class_id):
+    classroom = _class(class_id)
+    size = request.form.get("size", type=int)
+    if not size or not 1 <= size <= 20:
+        flash(_("Group size must be a whole number from 1 to 20."), "danger")
+        return redirect(url_for("classroom.show", class_id=class_id)), 303
+    try:
+        made = groups.form_groups(classroom, size)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("classroom.show", class_id=class_id)), 303
+    flash(_("%(n)s groups formed; roles handed out evenly.", n=len(made)), "success")
+    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+
+
+@bp.route("/<int:class_id>/move", methods=["POST"])
+@instructor_required
+def move(class_id):
+    classroom = _class(class_id)
+    enrollment = db.session.get(Enrollment, request.form.get("enrollment", type=int) or 0)
+    group_id = request.form.get("group", type=int)
+    group = db.session.get(Group, group_id) if group_id else None
+    if enrollment is None or enrollment.classroom_id != classroom.id or (
+            group is not None and group.classroom_id != classroom.id):
+        abort(404)
+    groups.move(enrollment, group)
+    db.session.commit()
+    flash(_("%(name)s moved.", name=enrollment.user.display_name), "success")
+    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+
+
+@bp.route("/<int:class_id>/roles", methods=["POST"])
+@instructor_required
+def roles(class_id):
+    classroom = _class(class_id)
+    how = request.form.get("how")
+    try:
+        for group in classroom.groups:
+            if how == "balance":
+                groups.balance_roles(group)
+            elif how == "rotate":
+                groups.rotate_roles(group)
+            elif how == "manual":
+                if str(group.id) != request.form.get("group"):
+                    continue
+                chosen = {}
+                for role in ROLES:
+                    value = request.form.get(f"role-{role}", "")
+                    chosen[role] = int(value) if value.isdigit() else None
+                groups.set_roles(group, chosen)
+            else:
+                abort(400)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups")), 303
+    flash(_("Roles saved. Roles left empty are played by bots."), "success")
+    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+
+
+# ---- assignments and runs -----------------------------------------------------------------------
+
+@bp.route("/<int:class_id>/assign", methods=["POST"])
+@instructor_required
+def assign(class_id):
+    classroom = _class(class_id)
+    upload = request.files.get("scenario_file")
+    if upload is not None and upload.filename:
+        try:
+            source = upload.read().decode("utf-8")
+        except UnicodeDecodeError:
+            flash(_("The scenario file must be UTF-8 text (YAML)."), "danger")
+            return redirect(url_for("classroom.show", class_id=class_id)), 303
+    else:
+        from ..practice import library
+        chosen = {s.id: s for s in library()}.get(request.form.get("scenario", ""))
+        if chosen is None:
+            flash(_("Choose a scenario from the library or upload one."), "danger")
+            return redirect(url_for("classroom.show", class_id=class_id)), 303
+        source = chosen.text
+    scenario, problems = validate(source)
+    if problems:
+        return render_template("classroom/scenario_problems.html", classroom=classroom,
+                               problems=problems,
+                               filename=upload.filename if upload else ""), 400
+    picked = set(request.form.getlist("groups"))
+    targets = [gr for gr in classroom.groups if not picked or str(gr.id) in picked]
+    if not targets:
+        flash(_("Form groups first: an assignment gives one run to each group."), "danger")
+        return redirect(url_for("classroom.show", class_id=class_id)), 303
+    assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
+                            scenario_text=scenario.text, title=scenario.title)
+    db.session.add(assignment)
+    db.session.flush()
+    for group in targets:
+        seats: dict[str, list[int]] = {}
+        for role, uid in (group.roles or {}).items():
+            seats.setdefault(role, []).append(uid)
+        create_run(scenario, kind="class", owner_id=current_user.id, group_id=group.id,
+                   assignment_id=assignment.id, seats=seats, commit=False,
+                   bot_delay=2.0)
+    db.session.commit()
+    flash(_("%(title)s assigned to %(n)s groups. Start it when the class is ready.",
+            title=text(scenario.title), n=len(targets)), "success")
+    return redirect(url_for("classroom.board", assignment_id=assignment.id))
+
+
+@bp.route("/assignment/<int:assignment_id>/clock", methods=["POST"])
+@instructor_required
+def clock(assignment_id):
+    """Start, pause, resume or stop one run (run=id) or every run of the assignment."""
+    assignment = _assignment(assignment_id)
+    op = request.form.get("op")
+    action = {"start": run_clock.start, "pause": run_clock.pause, "resume": run_clock.resume,
+              "stop": run_clock.finish}.get(op)
+    if action is None:
+        abort(400)
+    run_id = request.form.get("run", type=int)
+    targets = [r for r in assignment.runs if run_id is None or r.id == run_id]
+    if run_id is not None and not targets:
+        abort(404)
+    changed = 0
+    for run in targets:
+        try:
+            action(run)
+            changed += 1
+        except NotAllowed:
+            continue  # e.g. "start" on a run already running: leave it as it is
+    db.session.commit()
+    flash(_("%(n)s runs changed.", n=changed), "success" if changed else "warning")
+    return redirect(url_for("classroom.board", assignment_id=assignment_id))
+
+
+@bp.route("/assignment/<int:assignment_id>/inject", methods=["POST"])
+@instructor_required
+def inject(assignment_id):
+    assignment = _assignment(assignment_id)
+    name = request.form.get("action", "")
+    if name not in INJECTIONS:
+        abort(400)
+    action = registry.get(name)
+    run_id = request.form.get("run", type=int)
+    targets = [r for r in assignment.runs if run_id is None or r.id == run_id]
+    params = {f.name: request.form.get(f.name) for f in action.inputs}
+    done, refused = 0, []
+    for run in targets:
+        doc = None
+        if action.on:
+            doc = _find_document(run, request.form.get("number", ""))
+            if doc is None:
+                refused.append(_("group %(n)s: no document %(number)s",
+                                 n=_group_number(run), number=request.form.get("number", "")))
+                continue
+        try:
+            perform(run.id, Actor("instructor", "instructor", current_user.id), name, doc,
+                    params, record_refusal=False)
+            done += 1
+        except DomainError as error:
+            refused.append(f"{_('group')} {_group_number(run)}: {error.message}")
+    if done:
+        flash(_("Injected into %(n)s runs.", n=done), "success")
+    for line in refused:
+        flash(line, "warning")
+    return redirect(url_for("classroom.board", assignment_id=assignment_id))
+
+
+def _find_document(run: Run, number: str):
+    from ..models import Document
+    return db.session.scalar(select(Document).where(Document.run_id == run.id,
+                                                    Document.number == number.strip()))
+
+
+def _group_number(run: Run):
+    group = db.session.get(Group, run.group_id) if run.group_id else None
+    return group.number if group else "?"
+
+
+@bp.route("/assignment/<int:assignment_id>/board")
+@instructor_required
+def board(assignment_id):
+    assignment = _assignment(assignment_id)
+    rows = board_rows(assignment)
+    template = "classroom/_board_rows.html" if request.args.get("fragment") else \
+        "classroom/board.html"
+    return render_template(template, assignment=assignment, rows=rows,
+                           injections=[registry.get(n) for n in INJECTIONS])
+
+
+def board_rows(assignment) -> list[dict]:
+    from .. import bots
+    rows = []
+    for run in assignment.runs:
+        bots.maybe_tick(run)  # groups nobody is watching keep moving
+        run = db.session.get(Run, run.id)
+        graded = grade_run(run)
+        holders: dict[str, str] = {}
+        for seat in run.seats:
+            holders[seat.role] = seat.user.display_name
+        current = [{"step": s, "holder": holders.get(s.role)} for s in graded.next_steps()]
+        rows.append({"run": run, "group": _group_number(run), "met": graded.met_count,
+                     "total": len(graded.steps), "mistakes": len(graded.mistakes),
+                     "current": current, "score": graded.score, "max": graded.max_score,
+                     "elapsed": int(run.elapsed().total_seconds() // 60),
+                     "completed": graded.completed})
+    return rows
+
+
+# ---- grades -----------------------------------------------------------------------------------
+
+@bp.route("/assignment/<int:assignment_id>/grades")
+@instructor_required
+def grade_sheet(assignment_id):
+    assignment = _assignment(assignment_id)
+    group_rows, student_rows = grades.assignment_rows(assignment)
+    fmt = request.args.get("format")
+    name = f"grades-{assignment.scenario_slug}-{assignment.id}"
+    if fmt == "csv":
+        return Response(grades.to_csv(student_rows), mimetype="text/csv",
+                        headers={"Content-Disposition": f"attachment; filename={name}.csv"})
+    if fmt == "xlsx":
+        return Response(grades.to_xlsx(student_rows, text(assignment.title)),
+                        mimetype="application/vnd.openxmlformats-officedocument."
+                                 "spreadsheetml.sheet",
+                        headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
+    return render_template("classroom/grades.html", assignment=assignment, groups=group_rows,
+                           students=student_rows)
+
+
+@bp.route("/run/<int:run_id>/adjust", methods=["POST"])
+@instructor_required
+def adjust(run_id):
+    run = _run(run_id)
+    try:
+        points = float(request.form.get("points", ""))
+        assert -1000 <= points <= 1000
+    except (ValueError, AssertionError):
+        flash(_("Points must be a number from -1000 to 1000."), "danger")
+        return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id)), 303
+    user_id = request.form.get("user", type=int)
+    if user_id is not None and user_id not in {s.user_id for s in run.seats}:
+        abort(404)
+    comment = request.form.get("comment", "").strip()[:1000]
+    if not comment:
+        flash(_("Say why in a comment: adjustments are kept with their reason."), "danger")
+        return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id)), 303
+    db.session.add(Adjustment(run_id=run.id, user_id=user_id, points=points, comment=comment,
+                              by_id=current_user.id))
+    db.session.commit()
+    flash(_("Adjustment recorded."), "success")
+    return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id))
+
+
+# ---- replay and reports ----------------------------------------------------------------------
+
+@bp.route("/run/<int:run_id>/replay")
+@instructor_required
+def replay(run_id):
+    run = _run(run_id)
+    events = list(db.session.scalars(select(Event).where(Event.run_id == run.id)
+                                     .order_by(Event.id)))
+    lanes = []
+    for role in [s.role for s in scenario_of(run).steps] + [e.role for e in events]:
+        if role and role not in lanes:
+            lanes.append(role)
+    graded = grade_run(run)
+    met_by = {s.event.id: s.step for s in graded.steps if s.event is not None}
+    return render_template("classroom/replay.html", run=run, events=events, lanes=lanes,
+                           met_by=met_by, group=_group_number(run))
+
+
+@bp.route("/run/<int:run_id>/report/<int:user_id>", methods=["GET", "POST"])
+@login_required
+def report(run_id, user_id):
+    """The lab report (实验报告) of one student in one run: drafted from the evidence, with the
+    student's reflection; the student writes it, the instructor marks it."""
+    run = db.session.get(Run, run_id)
+    if run is None or user_id not in {s.user_id for s in run.seats}:
+        abort(404)
+    teacher = (current_user.is_instructor or current_user.is_admin) and \
+        instructor_owns_run(current_user, run)
+    if not teacher and current_user.id != user_id:
+        abort(404)
+    reflection = db.session.scalar(select(Reflection).where(Reflection.run_id == run.id,
+                                                            Reflection.user_id == user_id))
+    if request.method == "POST":
+        if reflection is None:
+            reflection = Reflection(run_id=run.id, user_id=user_id)
+            db.session.add(reflection)
+        if teacher and "mark" in request.form:
+            try:
+                mark = float(request.form["mark"]) if request.form["mark"].strip() else None
+                assert mark is None or 0 <= mark <= 100
+            except (ValueError, AssertionError):
+                db.session.rollback()
+                flash(_("The mark must be a number from 0 to 100."), "danger")
+                return redirect(request.path), 303
+            reflection.mark = mark
+            reflection.comment = request.form.get("comment", "").strip()[:2000]
+        elif not teacher:
+            reflection.text = request.form.get("text", "").strip()[:10000]
+        else:
+            abort(400)
+        from ..models.base import utcnow
+        reflection.updated_at = utcnow()
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(request.path)
+    user = db.session.get(User, user_id)
+    graded = grade_run(run)
+    events = list(db.session.scalars(select(Event).where(Event.run_id == run.id,
+                                                         Event.user_id == user_id)
+                                     .order_by(Event.id)))
+    return render_template("classroom/report.html", run=run, student=user, grade=graded,
+                           mine=[s for s in graded.steps if s.event and s.event.user_id == user_id],
+                           events=events, reflection=reflection, teacher=teacher,
+                           roles=[s.role for s in run.seats if s.user_id == user_id],
+                           points=graded.per_user.get(user_id, {}).get("points", 0),
+                           group=_group_number(run))
