@@ -1,0 +1,278 @@
+"""The instructor's classroom, through HTTP as an instructor and as students would use it."""
+import csv
+import io
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from lab.extensions import db
+from lab.models import Adjustment, Classroom, Enrollment, Event, Group, Run, Seat, User
+from lab.runs import grade_run
+from tests.conftest import doc, login, make_user, post
+
+
+def xlsx(rows):
+    book = Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def roster(n, start=1):
+    return [["学号", "姓名", "邮箱"]] + [[f"2026{i:04d}", f"学生{i}", f"s{i}@uni.edu"]
+                                         for i in range(start, start + n)]
+
+
+@pytest.fixture
+def teacher(app):
+    make_user("teacher", is_instructor=True)
+    client = app.test_client()
+    login(client, "teacher")
+    post(client, "/classroom/new", {"name": "电商一班"})
+    return client, db.session.scalar(db.select(Classroom))
+
+
+def upload(client, classroom, filename, data):
+    return post(client, f"/classroom/{classroom.id}/roster",
+                {"roster": (io.BytesIO(data), filename)}, content_type="multipart/form-data",
+                headers={"Accept-Language": "en"})
+
+
+def test_import_a_40_student_xlsx_then_reimport_updates(teacher):
+    client, classroom = teacher
+    r = upload(client, classroom, "roster.xlsx", xlsx(roster(40)))
+    assert r.status_code == 302
+    assert db.session.query(Enrollment).count() == 40
+    sheet = client.get(f"/classroom/{classroom.id}/credentials").get_data(as_text=True)
+    assert sheet.count("<code>2026") >= 40  # every username is on the credential sheet
+    changed = roster(40)
+    changed[1][1] = "改名的学生"
+    r = upload(client, classroom, "roster.xlsx", xlsx(changed))
+    assert r.status_code == 302
+    assert db.session.query(User).filter_by(is_instructor=False).count() == 40
+    assert db.session.scalar(db.select(User.name).where(User.username == "20260001")) == "改名的学生"
+
+
+def test_csv_with_english_headers_and_students_can_log_in(teacher, app):
+    client, classroom = teacher
+    data = "student number,name,e-mail\n1001,Ann Lee,\n1002,Bo Wu,bo@uni.edu\n".encode()
+    assert upload(client, classroom, "roster.csv", data).status_code == 302
+    password = db.session.scalar(db.select(Enrollment.initial_password).join(User).where(
+        User.username == "1001"))
+    student = app.test_client()
+    login(student, "1001", password)
+
+
+@pytest.mark.parametrize("filename, data, fragments", [
+    ("r.xlsx", xlsx([["姓名"], ["A"]]), ["line 1", "学号 / student number"]),
+    ("r.xlsx", xlsx([["学号", "姓名"], ["1", "A"], ["1", "B"]]),
+     ["line 3", "student number 1 is also on line 2"]),
+    ("r.xlsx", xlsx([["学号", "姓名"], ["1", "A"], [None, None], ["2", "B"]]),
+     ["line 3", "the row is empty"]),
+    ("r.xlsx", xlsx([["学号", "姓名"], ["1", ""]]), ["line 2", "the name is empty"]),
+    ("r.pdf", b"%PDF-1.4", ["Upload a .csv or .xlsx file"]),
+    ("r.xlsx", b"not a workbook", ["cannot be read as a roster"]),
+])
+def test_malformed_rosters_are_refused_line_by_line_and_create_nothing(teacher, filename, data,
+                                                                        fragments):
+    client, classroom = teacher
+    r = upload(client, classroom, filename, data)
+    assert r.status_code == 400
+    text = r.get_data(as_text=True)
+    for fragment in fragments:
+        assert fragment in text
+    assert db.session.query(Enrollment).count() == 0
+    assert db.session.query(User).count() == 1  # only the teacher
+
+
+@pytest.fixture
+def class_of_40(teacher):
+    client, classroom = teacher
+    upload(client, classroom, "roster.xlsx", xlsx(roster(40)))
+    r = post(client, f"/classroom/{classroom.id}/groups", {"size": "5"})
+    assert r.status_code == 302
+    return client, classroom
+
+
+def test_forming_8_groups_gives_everybody_a_group_and_every_role_a_holder(class_of_40):
+    client, classroom = class_of_40
+    groups = db.session.scalars(db.select(Group)).all()
+    assert len(groups) == 8
+    assert all(len(g.members) == 5 for g in groups)
+    assert all(len(g.roles) == 7 for g in groups)
+    assert all(set(g.roles.values()) <= {e.user_id for e in g.members} for g in groups)
+
+
+def test_rotation_passes_each_role_to_another_member(class_of_40):
+    client, classroom = class_of_40
+    before = {g.id: dict(g.roles) for g in db.session.scalars(db.select(Group))}
+    post(client, f"/classroom/{classroom.id}/roles", {"how": "rotate"})
+    db.session.expire_all()
+    for group in db.session.scalars(db.select(Group)):
+        assert all(group.roles[r] != before[group.id][r] for r in group.roles)
+
+
+def test_assignment_gives_each_group_a_run_with_its_seats(class_of_40):
+    client, classroom = class_of_40
+    r = post(client, f"/classroom/{classroom.id}/assign", {"scenario": "b2c-out-of-stock"})
+    assert r.status_code == 302
+    runs = db.session.scalars(db.select(Run)).all()
+    assert len(runs) == 8 and {r.status for r in runs} == {"ready"}
+    group = db.session.get(Group, runs[0].group_id)
+    seats = {(s.role, s.user_id) for s in runs[0].seats}
+    assert seats == set(group.roles.items())
+
+
+def test_an_invalid_uploaded_scenario_is_refused_and_nothing_is_saved(class_of_40):
+    client, classroom = class_of_40
+    r = post(client, f"/classroom/{classroom.id}/assign",
+             {"scenario_file": (io.BytesIO(b"format: 2\nid: x\n"), "bad.yaml")},
+             content_type="multipart/form-data", headers={"Accept-Language": "en"})
+    assert r.status_code == 400
+    assert "must be 1 (got 2)" in r.get_data(as_text=True)
+    assert db.session.query(Run).count() == 0
+
+
+@pytest.fixture
+def running(class_of_40):
+    client, classroom = class_of_40
+    post(client, f"/classroom/{classroom.id}/assign", {"scenario": "b2c-normal"})
+    assignment_id = db.session.scalar(db.select(Run.assignment_id))
+    post(client, f"/classroom/assignment/{assignment_id}/clock", {"op": "start"})
+    return client, classroom, assignment_id
+
+
+def student_of(run, role):
+    seat = db.session.scalar(db.select(Seat).where(Seat.run_id == run.id, Seat.role == role))
+    return db.session.get(User, seat.user_id)
+
+
+def test_students_play_while_the_board_counts_and_grades_match_the_runs(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    assert run.status == "running"
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    post(student, f"/run/{run.id}/buyer/act/place_order",
+         {"sku": "TEA-250", "qty": "2", "payment": "bank_transfer", "request_key": "x" * 12})
+    post(student, f"/run/{run.id}/buyer/act/pay_order", {"doc": doc(run, "order").id})  # refused
+    board = client.get(f"/classroom/assignment/{assignment_id}/board?fragment=1")
+    text = board.get_data(as_text=True)
+    assert '<small class="progress-text">1/7</small>' in text
+    graded = grade_run(db.session.get(Run, run.id))
+    assert graded.score == 10 - 1 and len(graded.mistakes) == 1
+
+    post(client, f"/classroom/run/{run.id}/adjust",
+         {"points": "2", "comment": "helped group 2", "user": str(buyer.id)})
+    sheet = client.get(f"/classroom/assignment/{assignment_id}/grades?format=xlsx")
+    rows = list(load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    header = list(rows[1])
+    mine = next(r for r in rows[2:] if r[header.index("student_no")] == buyer.student_no)
+    assert mine[header.index("points")] == graded.per_user[buyer.id]["points"] == 9
+    assert mine[header.index("adjustment")] == 2 and mine[header.index("total")] == 11
+    assert mine[header.index("group_score")] == graded.score
+    text_csv = client.get(f"/classroom/assignment/{assignment_id}/grades?format=csv")
+    reader = list(csv.DictReader(io.StringIO(text_csv.data.decode("utf-8-sig"))))
+    assert len(reader) == 40
+    assert db.session.query(Adjustment).count() == 1
+
+
+def test_injected_stock_loss_is_an_event_in_the_replay(running):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    r = post(client, f"/classroom/assignment/{assignment_id}/inject",
+             {"action": "inject_stock_loss", "run": str(run.id), "sku": "TEA-250", "qty": "30"})
+    assert r.status_code == 302
+    from tests.conftest import stock
+    assert stock(run, "TEA-250") == 70
+    event = db.session.scalar(db.select(Event).where(Event.action == "inject_stock_loss"))
+    assert event.actor == "instructor" and event.run_id == run.id
+    replay = client.get(f"/classroom/run/{run.id}/replay",
+                        headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'class="replay-row table-warning"' in replay
+    assert ">injected</span>" in replay and "Inject: stock loss" in replay
+
+
+def test_lab_report_with_reflection_marked_by_the_instructor(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    url = f"/classroom/run/{run.id}/report/{buyer.id}"
+    assert post(student, url, {"text": "我学会了订单流程。"}).status_code == 302
+    assert post(client, url, {"mark": "88", "comment": "good"}).status_code == 302
+    page = student.get(url).get_data(as_text=True)
+    assert "我学会了订单流程。" in page and "88" in page
+    other = db.session.scalar(db.select(Seat).where(Seat.run_id == run.id,
+                                                    Seat.user_id != buyer.id))
+    assert student.get(f"/classroom/run/{run.id}/report/{other.user_id}").status_code == 404
+
+
+def test_students_cannot_reach_other_groups_or_instructor_pages(running, app):
+    client, classroom, assignment_id = running
+    runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
+    buyer = student_of(runs[0], "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    for role in ("buyer", "supplier", "finance"):
+        assert student.get(f"/run/{runs[1].id}/{role}/").status_code == 403
+    assert student.get(f"/live/{runs[1].id}").status_code == 404
+    for url in ("/classroom/", f"/classroom/{classroom.id}",
+                f"/classroom/assignment/{assignment_id}/board",
+                f"/classroom/assignment/{assignment_id}/grades?format=csv",
+                f"/classroom/run/{runs[0].id}/replay"):
+        assert student.get(url).status_code == 403, url
+    home = student.get("/").get_data(as_text=True)
+    assert f"/run/{runs[0].id}/buyer/" in home and f"/run/{runs[1].id}/" not in home
+
+
+def test_another_instructor_sees_nothing_of_this_class(running, app):
+    client, classroom, assignment_id = running
+    make_user("teacher2", is_instructor=True)
+    other = app.test_client()
+    login(other, "teacher2")
+    assert classroom.name not in other.get("/classroom/").get_data(as_text=True)
+    assert other.get(f"/classroom/{classroom.id}").status_code == 404
+    assert other.get(f"/classroom/assignment/{assignment_id}/board").status_code == 404
+    run = db.session.scalars(db.select(Run)).first()
+    assert other.get(f"/run/{run.id}/buyer/").status_code == 403
+
+
+def test_students_join_with_the_class_code(teacher, app):
+    client, classroom = teacher
+    student = app.test_client()
+    from tests.conftest import csrf_token
+    token = csrf_token(student, "/auth/register")
+    r = student.post("/auth/register", data={
+        "csrf_token": token, "join_code": classroom.join_code.lower(), "student_no": "S100",
+        "name": "新同学", "password": "longpass1", "confirm": "longpass1"})
+    assert r.status_code == 302
+    assert db.session.scalar(db.select(Enrollment).join(User).where(User.username == "S100"))
+    bad = app.test_client()
+    token = csrf_token(bad, "/auth/register")
+    r = bad.post("/auth/register", data={
+        "csrf_token": token, "join_code": "WRONG", "student_no": "S101", "name": "x",
+        "password": "longpass1", "confirm": "longpass1"}, headers={"Accept-Language": "en"})
+    assert r.status_code == 400 and "No class has this join code" in r.get_data(as_text=True)
+
+
+def test_only_an_admin_creates_instructors(teacher, app):
+    client, classroom = teacher
+    assert post(client, "/classroom/instructors",
+                {"username": "t3", "password": "longpass1"}).status_code == 403
+    make_user("boss", is_admin=True)
+    admin = app.test_client()
+    login(admin, "boss")
+    assert post(admin, "/classroom/instructors",
+                {"username": "t3", "password": "longpass1"}).status_code == 302
+    assert db.session.scalar(db.select(User.is_instructor).where(User.username == "t3"))
