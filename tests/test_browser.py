@@ -129,3 +129,85 @@ def test_the_console_fits_a_phone(browser, server):
     assert width <= 390, f"the page scrolls sideways on a phone ({width}px)"
     assert page.locator(".role-switch").count() == 0 or page.is_visible("#shop")
     context.close()
+
+
+def guided_play(page, base, scenario, password="harbour-2026"):
+    """Play a practice run as a learner who only follows the guide: switch to the role it
+    names, then press the button (or fill the form) its step describes."""
+    page.goto(base + "/practice/")
+    page.click(f"form:has(input[name=scenario][value={scenario}]) button[type=submit]")
+    for _ in range(60):
+        page.wait_for_load_state()
+        if page.locator("#guide a[href*='/done']").count():
+            return True
+        step = page.locator("#guide .guide-step").first
+        action = step.get_attribute("data-action")
+        if step.locator("a.switch-to").count():
+            step.locator("a.switch-to").click()
+            continue
+        if action == "place_order":
+            qty = re.search(r"(\d+)", step.inner_text().split("\n", 1)[1]).group(1)
+            sku = page.locator(".product").first.get_attribute("data-sku")
+            page.fill(f"#qty-{sku}", qty)
+            page.click(f".product[data-sku='{sku}'] button[type=submit]")
+            page.wait_for_load_state()
+            page.click("#checkout")
+        elif action == "request_certificate":
+            page.fill("#cert-pw", password)
+            page.fill("#cert-pw2", password)
+            page.click("#certificate button[type=submit]")
+        else:
+            form = page.locator(f"#inbox form[action$='/act/{action}']").first
+            form.wait_for(timeout=5000)
+            if form.locator("input[name=password]").count():
+                form.locator("input[name=password]").fill(password)
+            form.locator("button[type=submit]").click()
+        page.wait_for_load_state()
+        assert not page.locator("#action-error").count(), page.inner_text("#action-error")
+    return False
+
+
+@pytest.fixture(scope="module")
+def learner(server):
+    with server["app"].app_context():
+        from tests.conftest import make_user
+        make_user("web-learner")
+        db.session.remove()
+    return "web-learner"
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en-US"])
+def test_a_self_learner_finishes_out_of_stock_with_only_the_guide(browser, server, learner,
+                                                                    lang):
+    context = browser.new_context(locale=lang, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server["base"] + "/auth/login")
+    page.fill("#username", learner)
+    page.fill("#password", "pw123456")
+    page.click("main button[type=submit]")
+    assert guided_play(page, server["base"], "b2c-out-of-stock")
+    page.click("#guide a[href*='/done']")
+    assert page.inner_text("#score") == "90 / 90"
+    context.close()
+
+
+def test_b2b_contract_is_signed_and_prints_with_a_verified_signature(browser, server, learner):
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(server["base"] + "/auth/login")
+    page.fill("#username", learner)
+    page.fill("#password", "pw123456")
+    page.click("main button[type=submit]")
+    assert guided_play(page, server["base"], "b2b-normal")
+    page.goto(page.url.split("/practice")[0] + "/practice/")
+    run_id = re.search(r"/run/(\d+)/", page.content()).group(1)
+    page.goto(f"{server['base']}/run/{run_id}/buyer/")
+    page.click("#b2b-title ~ ul a:has-text('HT-0001')")
+    assert page.is_visible("#verified")
+    assert page.inner_text("#total") == "¥15,000.00"
+    page.emulate_media(media="print")
+    assert not page.is_visible("nav")
+    page.goto(f"{server['base']}/run/{run_id}/buyer/")
+    page.click("#b2b-title ~ ul a:has-text('FP-0001')")
+    assert page.inner_text("#tax") == "1,725.66" and page.inner_text("#net") == "13,274.34"
+    context.close()

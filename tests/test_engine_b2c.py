@@ -89,3 +89,27 @@ def test_refusal_in_a_scenario_run_names_the_step_that_comes_first(app):
     with force_locale("en"):
         assert refused.value.message == ("Not paid yet: SO-0001 ships after payment. First "
                                          "Buyer must “Pay”. (Step 3 of the scenario.)")
+
+
+@pytest.mark.parametrize("slug, first", [
+    ("b2c-normal", ("place_order", {"lines": [{"sku": "TEA-250", "qty": 2}],
+                                    "payment": "bank_transfer"})),
+    ("b2b-rfq", ("send_inquiry", {"sku": "TEA-5KG", "qty": 3})),
+])
+def test_every_action_can_be_dry_run_without_its_inputs(app, slug, first):
+    """Consoles and the guide ask check() before any form is filled: no action may need its
+    inputs to say whether it is possible (this once was a 500 on the B2B certificate)."""
+    from lab.engine import Actor, check, registry
+    from lab.models import Document
+    from lab.extensions import db
+    run = start_run(slug)
+    act(run, "buyer", first[0], **first[1])
+    docs = db.session.scalars(db.select(Document)).all()
+    checked = 0
+    for action in registry.REGISTRY.values():
+        targets = [d for d in docs if d.kind == action.on] if action.on else [None]
+        for target in targets:
+            refusal = check(run, Actor(action.role, "bot"), action.name, target)
+            assert refusal is None or refusal.message
+            checked += 1
+    assert checked >= 8

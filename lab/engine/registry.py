@@ -25,6 +25,7 @@ class Field:
     maximum: int = MAX_QTY
     choices: tuple[str, ...] = ()
     max_length: int = 500
+    min_length: int = 0
 
     def parse(self, raw: Any) -> Any:
         if raw is None or (isinstance(raw, str) and not raw.strip()) or raw == []:
@@ -56,6 +57,9 @@ class Field:
 
     def _parse_text(self, raw):
         value = str(raw).strip()
+        if len(value) < self.min_length:
+            raise InvalidInput(N_("%(field)s must have at least %(min)s characters."),
+                               self.name, min=self.min_length)
         if len(value) > self.max_length:
             raise InvalidInput(N_("%(field)s is too long (at most %(max)s characters)."),
                                self.name, max=self.max_length)

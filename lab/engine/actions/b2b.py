@@ -167,12 +167,11 @@ def no_certificate_yet(ctx) -> None:
     cert = buyer_certificate(ctx.run.id)
     if cert is not None:
         raise NotAllowed(N_("You already have certificate %(number)s."), number=cert.number)
-    if len(ctx.values["password"]) < 6:
-        raise InvalidInput(N_("Choose a password of at least 6 characters."), "password")
 
 
 @register("request_certificate", "buyer", None, modes=("b2b",), extra=True,
-          label=_l("Apply for a CA certificate"), inputs=(Field("password", "password"),),
+          label=_l("Apply for a CA certificate"),
+          inputs=(Field("password", "password", min_length=6),),
           requires=(no_certificate_yet,))
 def request_certificate(ctx):
     public, private = ca.new_key_pair(ctx.values["password"])
