@@ -276,3 +276,15 @@ def test_only_an_admin_creates_instructors(teacher, app):
     assert post(admin, "/classroom/instructors",
                 {"username": "t3", "password": "longpass1"}).status_code == 302
     assert db.session.scalar(db.select(User.is_instructor).where(User.username == "t3"))
+
+
+def test_the_instructor_opens_any_console_of_a_group_read_only(running):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    page = client.get(f"/run/{run.id}/warehouse/", headers={"Accept-Language": "en"})
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "read-only view" in text
+    assert post(client, f"/run/{run.id}/buyer/act/place_order",
+                {"sku": "TEA-250", "qty": "1", "payment": "bank_transfer"}).status_code == 403
+    from lab.models import Document
+    assert db.session.query(Document).count() == 0
