@@ -37,7 +37,10 @@ def _pg_url(worker: str) -> str:
 
 def _config(backend: str, tmp_path: Path) -> dict:
     config = {"TESTING": True, "SECRET_KEY": "test-secret", "BOT_DELAY_SECONDS": 0,
-              "SERVER_NAME": None}
+              "SERVER_NAME": None,
+              # Tests create hundreds of accounts: a cheap hash keeps them fast (the app
+              # itself uses scrypt).
+              "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"}
     if backend == "sqlite":
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'lab.sqlite'}"
     else:
