@@ -288,3 +288,19 @@ def test_the_instructor_opens_any_console_of_a_group_read_only(running):
                 {"sku": "TEA-250", "qty": "1", "payment": "bank_transfer"}).status_code == 403
     from lab.models import Document
     assert db.session.query(Document).count() == 0
+
+
+def test_bad_adjustments_and_marks_are_refused_and_change_nothing(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    for data in ({"points": "abc", "comment": "x"}, {"points": "5", "comment": " "},
+                 {"points": "5000", "comment": "x"}):
+        assert post(client, f"/classroom/run/{run.id}/adjust", data).status_code == 303
+    assert db.session.query(Adjustment).count() == 0
+    buyer = student_of(run, "buyer")
+    url = f"/classroom/run/{run.id}/report/{buyer.id}"
+    r = post(client, url, {"mark": "101", "comment": ""}, follow_redirects=True,
+             headers={"Accept-Language": "en"})
+    assert "The mark must be a number from 0 to 100." in r.get_data(as_text=True)
+    from lab.models import Reflection
+    assert db.session.query(Reflection).filter(Reflection.mark.isnot(None)).count() == 0

@@ -7,8 +7,21 @@ from lab.runs import grade_run
 from tests.conftest import doc, login, make_user, post
 
 
+FIVE = ["buyer", "supplier", "finance", "warehouse", "logistics"]
+
+
 def start(client, scenario, roles):
     return post(client, "/practice/start", {"scenario": scenario, "roles": roles})
+
+
+def started_with_first_order(client):
+    """A learner's b2c-normal practice with its first step shown by a bot."""
+    make_user("solo")
+    login(client, "solo")
+    start(client, "b2c-normal", FIVE)
+    run = db.session.scalar(db.select(Run))
+    post(client, f"/practice/run/{run.id}/show/order", {"role": "buyer"})
+    return run
 
 
 def test_a_learner_starts_a_run_playing_some_roles(app, client):
@@ -34,7 +47,7 @@ def test_start_needs_a_scenario_and_a_role(app, client):
 def test_the_guide_shows_the_next_step_and_switches_roles(app, client):
     make_user("solo")
     login(client, "solo")
-    start(client, "b2c-normal", ["buyer", "supplier", "finance", "warehouse", "logistics"])
+    start(client, "b2c-normal", FIVE)
     run = db.session.scalar(db.select(Run))
     page = client.get(f"/run/{run.id}/supplier/", headers={"Accept-Language": "en"})
     text = page.get_data(as_text=True)
@@ -44,12 +57,7 @@ def test_the_guide_shows_the_next_step_and_switches_roles(app, client):
 
 
 def test_show_me_performs_exactly_that_step(app, client):
-    make_user("solo")
-    login(client, "solo")
-    start(client, "b2c-normal", ["buyer", "supplier", "finance", "warehouse", "logistics"])
-    run = db.session.scalar(db.select(Run))
-    r = post(client, f"/practice/run/{run.id}/show/order", {"role": "buyer"})
-    assert r.status_code == 302
+    run = started_with_first_order(client)
     graded = grade_run(db.session.get(Run, run.id))
     assert [s.id for s in graded.steps if s.met] == ["order"]
     assert doc(run, "order").state == "placed"
@@ -57,11 +65,7 @@ def test_show_me_performs_exactly_that_step(app, client):
 
 
 def test_flow_map_has_a_lane_per_role_and_marks_done_and_next(app, client):
-    make_user("solo")
-    login(client, "solo")
-    start(client, "b2c-normal", ["buyer", "supplier", "finance", "warehouse", "logistics"])
-    run = db.session.scalar(db.select(Run))
-    post(client, f"/practice/run/{run.id}/show/order", {"role": "buyer"})
+    run = started_with_first_order(client)
     svg = client.get(f"/practice/run/{run.id}/map?fragment=1").get_data(as_text=True)
     lanes = re.findall(r'class="lane" data-role="(\w+)"', svg)
     assert lanes == ["buyer", "supplier", "finance", "warehouse", "logistics"]
@@ -72,11 +76,7 @@ def test_flow_map_has_a_lane_per_role_and_marks_done_and_next(app, client):
 
 
 def test_completion_page_reviews_each_mistake(app, client):
-    make_user("solo")
-    login(client, "solo")
-    start(client, "b2c-normal", ["buyer", "supplier", "finance", "warehouse", "logistics"])
-    run = db.session.scalar(db.select(Run))
-    post(client, f"/practice/run/{run.id}/show/order", {"role": "buyer"})
+    run = started_with_first_order(client)
     order = doc(run, "order")
     refused = post(client, f"/run/{run.id}/warehouse/act/ship_order",
                    {"doc": order.id}, headers={"Accept-Language": "en"})

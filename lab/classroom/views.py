@@ -15,12 +15,11 @@ from ..engine import Actor, perform, registry
 from ..errors import DomainError, NotAllowed
 from ..extensions import db
 from ..i18n import text
-from ..models import (Adjustment, Assignment, Classroom, Enrollment, Event, Group, Reflection,
-                      Run, User)
+from ..models import Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User
 from ..models.run import ROLES
-from ..runs import create_run, grade_run, scenario_of
+from ..runs import grade_run, scenario_of
 from ..scenario import validate
-from . import bp, grades, groups, rosters
+from . import bp, grades, groups, rosters, work
 from .access import instructor_owns_run
 
 INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
@@ -51,6 +50,15 @@ def _assignment(assignment_id: int) -> Assignment:
         abort(404)
     _class(assignment.classroom_id)
     return assignment
+
+
+def _to_class(class_id: int, message: str | None = None, category: str = "success",
+              anchor: str | None = None):
+    """Back to the class page, with a message; refusals answer 303 (See Other)."""
+    if message:
+        flash(message, category)
+    response = redirect(url_for("classroom.show", class_id=class_id, _anchor=anchor))
+    return (response, 303) if category == "danger" else response
 
 
 def _run(run_id: int) -> Run:
@@ -133,8 +141,8 @@ def roster(class_id):
     classroom = _class(class_id)
     upload = request.files.get("roster")
     if upload is None or not upload.filename:
-        flash(_("Choose a roster file (.xlsx or .csv) to upload."), "danger")
-        return redirect(url_for("classroom.show", class_id=class_id)), 303
+        return _to_class(class_id, _("Choose a roster file (.xlsx or .csv) to upload."),
+                         "danger", "roster")
     rows, problems = rosters.parse(upload.filename, upload.read())
     if problems:
         return render_template("classroom/roster_problems.html", classroom=classroom,
@@ -142,12 +150,10 @@ def roster(class_id):
     try:
         counts = rosters.import_roster(classroom, rows)
     except ValueError as clash:
-        flash(_("Student number %(no)s belongs to an instructor account: nothing was imported.",
-                no=str(clash)), "danger")
-        return redirect(url_for("classroom.show", class_id=class_id)), 303
-    flash(_("Roster imported: %(created)s new students, %(updated)s updated.", **counts),
-          "success")
-    return redirect(url_for("classroom.show", class_id=class_id))
+        return _to_class(class_id, _("Student number %(no)s belongs to an instructor account: "
+                                     "nothing was imported.", no=str(clash)), "danger", "roster")
+    return _to_class(class_id, _("Roster imported: %(created)s new students, %(updated)s "
+                                 "updated.", **counts), anchor="roster")
 
 
 @bp.route("/<int:class_id>/credentials")
@@ -165,16 +171,15 @@ def form_groups(class_id):
     classroom = _class(class_id)
     size = request.form.get("size", type=int)
     if not size or not 1 <= size <= 20:
-        flash(_("Group size must be a whole number from 1 to 20."), "danger")
-        return redirect(url_for("classroom.show", class_id=class_id)), 303
+        return _to_class(class_id, _("Group size must be a whole number from 1 to 20."),
+                         "danger", "groups")
     try:
         made = groups.form_groups(classroom, size)
     except DomainError as error:
         db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("classroom.show", class_id=class_id)), 303
-    flash(_("%(n)s groups formed; roles handed out evenly.", n=len(made)), "success")
-    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+        return _to_class(class_id, error.message, "danger", "groups")
+    return _to_class(class_id, _("%(n)s groups formed; roles handed out evenly.", n=len(made)),
+                     anchor="groups")
 
 
 @bp.route("/<int:class_id>/move", methods=["POST"])
@@ -189,8 +194,8 @@ def move(class_id):
         abort(404)
     groups.move(enrollment, group)
     db.session.commit()
-    flash(_("%(name)s moved.", name=enrollment.user.display_name), "success")
-    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+    return _to_class(class_id, _("%(name)s moved.", name=enrollment.user.display_name),
+                     anchor="groups")
 
 
 @bp.route("/<int:class_id>/roles", methods=["POST"])
@@ -217,10 +222,9 @@ def roles(class_id):
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups")), 303
-    flash(_("Roles saved. Roles left empty are played by bots."), "success")
-    return redirect(url_for("classroom.show", class_id=class_id, _anchor="groups"))
+        return _to_class(class_id, error.message, "danger", "groups")
+    return _to_class(class_id, _("Roles saved. Roles left empty are played by bots."),
+                     anchor="groups")
 
 
 # ---- assignments and runs -----------------------------------------------------------------------
@@ -234,14 +238,14 @@ def assign(class_id):
         try:
             source = upload.read().decode("utf-8")
         except UnicodeDecodeError:
-            flash(_("The scenario file must be UTF-8 text (YAML)."), "danger")
-            return redirect(url_for("classroom.show", class_id=class_id)), 303
+            return _to_class(class_id, _("The scenario file must be UTF-8 text (YAML)."),
+                             "danger", "assignments")
     else:
         from ..practice import library
         chosen = {s.id: s for s in library()}.get(request.form.get("scenario", ""))
         if chosen is None:
-            flash(_("Choose a scenario from the library or upload one."), "danger")
-            return redirect(url_for("classroom.show", class_id=class_id)), 303
+            return _to_class(class_id, _("Choose a scenario from the library or upload one."),
+                             "danger", "assignments")
         source = chosen.text
     scenario, problems = validate(source)
     if problems:
@@ -251,20 +255,9 @@ def assign(class_id):
     picked = set(request.form.getlist("groups"))
     targets = [gr for gr in classroom.groups if not picked or str(gr.id) in picked]
     if not targets:
-        flash(_("Form groups first: an assignment gives one run to each group."), "danger")
-        return redirect(url_for("classroom.show", class_id=class_id)), 303
-    assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
-                            scenario_text=scenario.text, title=scenario.title)
-    db.session.add(assignment)
-    db.session.flush()
-    for group in targets:
-        seats: dict[str, list[int]] = {}
-        for role, uid in (group.roles or {}).items():
-            seats.setdefault(role, []).append(uid)
-        create_run(scenario, kind="class", owner_id=current_user.id, group_id=group.id,
-                   assignment_id=assignment.id, seats=seats, commit=False,
-                   bot_delay=2.0)
-    db.session.commit()
+        return _to_class(class_id, _("Form groups first: an assignment gives one run to each "
+                                     "group."), "danger", "groups")
+    assignment = work.assign(classroom, scenario, targets, current_user.id)
     flash(_("%(title)s assigned to %(n)s groups. Start it when the class is ready.",
             title=text(scenario.title), n=len(targets)), "success")
     return redirect(url_for("classroom.board", assignment_id=assignment.id))
@@ -395,24 +388,18 @@ def grade_sheet(assignment_id):
 @instructor_required
 def adjust(run_id):
     run = _run(run_id)
-    try:
-        points = float(request.form.get("points", ""))
-        assert -1000 <= points <= 1000
-    except (ValueError, AssertionError):
-        flash(_("Points must be a number from -1000 to 1000."), "danger")
-        return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id)), 303
     user_id = request.form.get("user", type=int)
     if user_id is not None and user_id not in {s.user_id for s in run.seats}:
         abort(404)
-    comment = request.form.get("comment", "").strip()[:1000]
-    if not comment:
-        flash(_("Say why in a comment: adjustments are kept with their reason."), "danger")
-        return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id)), 303
-    db.session.add(Adjustment(run_id=run.id, user_id=user_id, points=points, comment=comment,
-                              by_id=current_user.id))
-    db.session.commit()
+    back = redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id))
+    try:
+        work.adjust(run, user_id, request.form.get("points", ""), request.form.get("comment"),
+                    current_user.id)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return back, 303
     flash(_("Adjustment recorded."), "success")
-    return redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id))
+    return back
 
 
 # ---- replay and reports ----------------------------------------------------------------------
@@ -445,31 +432,22 @@ def report(run_id, user_id):
         instructor_owns_run(current_user, run)
     if not teacher and current_user.id != user_id:
         abort(404)
-    reflection = db.session.scalar(select(Reflection).where(Reflection.run_id == run.id,
-                                                            Reflection.user_id == user_id))
     if request.method == "POST":
-        if reflection is None:
-            reflection = Reflection(run_id=run.id, user_id=user_id)
-            db.session.add(reflection)
-        if teacher and "mark" in request.form:
-            try:
-                mark = float(request.form["mark"]) if request.form["mark"].strip() else None
-                assert mark is None or 0 <= mark <= 100
-            except (ValueError, AssertionError):
-                db.session.rollback()
-                flash(_("The mark must be a number from 0 to 100."), "danger")
-                return redirect(request.path), 303
-            reflection.mark = mark
-            reflection.comment = request.form.get("comment", "").strip()[:2000]
-        elif not teacher:
-            reflection.text = request.form.get("text", "").strip()[:10000]
-        else:
-            abort(400)
-        from ..models.base import utcnow
-        reflection.updated_at = utcnow()
-        db.session.commit()
+        try:
+            if teacher and "mark" in request.form:
+                work.mark_reflection(run.id, user_id, request.form["mark"],
+                                     request.form.get("comment", ""))
+            elif not teacher:
+                work.write_reflection(run.id, user_id, request.form.get("text", ""))
+            else:
+                abort(400)
+        except DomainError as error:
+            flash(error.message, "danger")
+            return redirect(request.path), 303
         flash(_("Saved."), "success")
         return redirect(request.path)
+    reflection = db.session.scalar(select(Reflection).where(Reflection.run_id == run.id,
+                                                            Reflection.user_id == user_id))
     user = db.session.get(User, user_id)
     graded = grade_run(run)
     events = list(db.session.scalars(select(Event).where(Event.run_id == run.id,

@@ -1,0 +1,77 @@
+"""What an instructor's actions do, apart from the pages: assignments become runs, grades get
+adjustments, lab reports get reflections and marks. Each is one transaction."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..errors import InvalidInput, N_
+from ..extensions import db
+from ..models import Adjustment, Assignment, Reflection
+from ..models.base import utcnow
+from ..runs import create_run
+
+
+def assign(classroom, scenario, groups, instructor_id: int) -> Assignment:
+    """One run per group, each seat from the group's roles (empty roles: bots), not started."""
+    assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
+                            scenario_text=scenario.text, title=scenario.title)
+    db.session.add(assignment)
+    db.session.flush()
+    for group in groups:
+        seats: dict[str, list[int]] = {}
+        for role, user_id in (group.roles or {}).items():
+            seats.setdefault(role, []).append(user_id)
+        create_run(scenario, kind="class", owner_id=instructor_id, group_id=group.id,
+                   assignment_id=assignment.id, seats=seats, commit=False)
+    db.session.commit()
+    return assignment
+
+
+def adjust(run, user_id: int | None, points_text: str, comment: str, by_id: int) -> Adjustment:
+    """A manual change to a group's (user_id None) or a student's grade, with its reason."""
+    try:
+        points = float(points_text)
+    except (TypeError, ValueError):
+        points = None
+    if points is None or not -1000 <= points <= 1000:
+        raise InvalidInput(N_("Points must be a number from -1000 to 1000."), "points")
+    comment = (comment or "").strip()[:1000]
+    if not comment:
+        raise InvalidInput(N_("Say why in a comment: adjustments are kept with their reason."),
+                           "comment")
+    adjustment = Adjustment(run_id=run.id, user_id=user_id, points=points, comment=comment,
+                            by_id=by_id)
+    db.session.add(adjustment)
+    db.session.commit()
+    return adjustment
+
+
+def _reflection(run_id: int, user_id: int) -> Reflection:
+    reflection = db.session.scalar(select(Reflection).where(Reflection.run_id == run_id,
+                                                            Reflection.user_id == user_id))
+    if reflection is None:
+        reflection = Reflection(run_id=run_id, user_id=user_id)
+        db.session.add(reflection)
+    return reflection
+
+
+def write_reflection(run_id: int, user_id: int, text: str) -> None:
+    reflection = _reflection(run_id, user_id)
+    reflection.text = (text or "").strip()[:10000]
+    reflection.updated_at = utcnow()
+    db.session.commit()
+
+
+def mark_reflection(run_id: int, user_id: int, mark_text: str, comment: str) -> None:
+    mark = None
+    if (mark_text or "").strip():
+        try:
+            mark = float(mark_text)
+        except ValueError:
+            mark = -1
+        if not 0 <= mark <= 100:
+            raise InvalidInput(N_("The mark must be a number from 0 to 100."), "mark")
+    reflection = _reflection(run_id, user_id)
+    reflection.mark, reflection.comment = mark, (comment or "").strip()[:2000]
+    reflection.updated_at = utcnow()
+    db.session.commit()
