@@ -151,7 +151,7 @@ def driver(base, stats, group, stop, done, ready, think):
             "csrf_token": buyer.token, "sku": "TEA-250", "qty": "1",
             "payment": "bank_transfer", "request_key": f"bench{run}x{order_no}x{time.time_ns()}"})
         order_no += 1
-        for role, action, kind in FLOW:
+        for role, action, _kind in FLOW:
             if stop.is_set():
                 return
             client = clients[role]

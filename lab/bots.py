@@ -101,7 +101,6 @@ def _delay_passed(run: Run) -> bool:
 
 
 def _act_once(run: Run) -> bool:
-    scenario = scenario_of(run)
     graded = grade_run(run)
     held = student_roles(run)
     cases = graded.case_ids()

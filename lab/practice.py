@@ -11,9 +11,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from . import bots, flowmap
-from .engine import Actor, check, registry
+from .engine import Actor, check
 from .engine.labels import action_label, role_label
-from .errors import render
 from .extensions import db
 from .i18n import text
 from .models import Event, Run

@@ -2,10 +2,10 @@
 import uuid
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, g, redirect, render_template, request, session,
+from flask import (Blueprint, current_app, redirect, render_template, request, session,
                    url_for)
 from flask_babel import gettext as _
-from flask_login import current_user, login_required
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
 

@@ -4,7 +4,6 @@ decides a business rule."""
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 
 from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
@@ -17,7 +16,7 @@ from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
 from lab.errors import AlreadyDone, DomainError
 from lab.extensions import db
-from lab.models import Document, Event, Party, Run, Seat
+from lab.models import Document, Event, Party, Run
 from lab.views import safe_next
 
 REQUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -158,10 +157,6 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def new_request_key() -> str:
-    return uuid.uuid4().hex
-
-
 def done_message(event: Event) -> str:
     number = (event.result or {}).get("number") or (event.document.number if event.document
                                                     else "")
@@ -228,13 +223,10 @@ def document_context(run: Run, doc: Document, role: str) -> dict:
     actions = [(a, check(run, Actor(role, "bot"), a.name, doc))
                for a in registry.actions_on(doc.kind, doc.state, run.mode) if a.role == role]
     actions = [(a, r) for a, r in actions if r is None or getattr(r, "need", None) is not None]
+    from .queries import party
     context = {"case": case_documents(run, doc), "events": events, "actions": actions,
                "seller": party(run, "company"), "buyer": party(run, "buyer")}
     if doc.kind == "contract":
         from lab.engine.actions.b2b import verify_contract
         context["verified"] = verify_contract(doc, run)
     return context
-
-
-def party(run: Run, key: str) -> Party | None:
-    return db.session.scalar(select(Party).where(Party.run_id == run.id, Party.key == key))

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from lab import create_app
 from lab.engine import Actor, perform
 from lab.extensions import db
-from lab.models import Document, Party, Product, Run, Seat, User
+from lab.models import Document, Party, Product, Run, User
 from lab.runs import create_run
 from lab.scenario import load_file
 

@@ -1,11 +1,10 @@
 """Seven logged-in students carry a B2C order through their consoles' forms."""
-import re
 
 import pytest
 
 from lab.extensions import db
-from lab.models import Document, Event, Run
-from tests.conftest import balance, csrf_token, doc, login, make_user, post, start_run, stock
+from lab.models import Document, Event
+from tests.conftest import balance, doc, login, make_user, post, start_run, stock
 
 ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
 

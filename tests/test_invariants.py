@@ -8,7 +8,7 @@ from sqlalchemy import func
 
 from lab.cli import play_headless
 from lab.extensions import db
-from lab.models import Document, Event, Party, Product, Run, StockMove, Transfer
+from lab.models import Document, Event, Party, Product, StockMove, Transfer
 from lab.scenario import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,6 @@ def test_flow_invariants(app, path):
         v["key"] for v in scenario.world.get("vendors") or []]) * 100)
     result = play_headless(scenario)
     assert result["completed"], result["stuck"]
-    run = db.session.scalar(db.select(Run))
 
     # Money is conserved: all balances (escrow and vendors included) add up to the opening sum,
     # and each account's balance equals its opening balance plus its transfers.

@@ -1,7 +1,6 @@
 """Two people pressing the same button at the same moment: the action happens once."""
 import threading
 
-import pytest
 
 from lab.engine import Actor, perform
 from lab.errors import AlreadyDone, DomainError

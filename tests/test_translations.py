@@ -1,7 +1,5 @@
 """Every user-facing string is translated: the zh and en catalogs are complete and up to date
 with the source (run `flask --app run lab translations` after changing strings)."""
-import subprocess
-import sys
 from pathlib import Path
 
 from babel.messages.catalog import Catalog

@@ -1,6 +1,6 @@
 """Who may see what in the classroom."""
 from ..extensions import db
-from ..models import Classroom, Group
+from ..models import Group
 
 
 def instructor_owns_run(user, run) -> bool:

@@ -93,11 +93,12 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
     if len(cells) - 1 > MAX_ROWS:
         return [], [RosterProblem(0, N_("At most %(max)s students per file."), {"max": MAX_ROWS})]
     rows, seen = [], {}
+    def cell(cells_row, key):
+        i = columns.get(key)
+        return cells_row[i].strip() if i is not None and i < len(cells_row) else ""
+
     for line, cells_row in enumerate(cells[1:], start=2):
-        def cell(key):
-            i = columns.get(key)
-            return cells_row[i].strip() if i is not None and i < len(cells_row) else ""
-        number, name, email = cell("student_no"), cell("name"), cell("email")
+        number, name, email = (cell(cells_row, k) for k in ("student_no", "name", "email"))
         if not any(cells_row):
             problems.append(RosterProblem(line, N_("the row is empty"), {}))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import wraps
 
-from flask import (Response, abort, flash, g, redirect, render_template, request, url_for)
+from flask import (Response, abort, flash, redirect, render_template, request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select

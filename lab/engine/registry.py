@@ -4,7 +4,7 @@ inboxes and buttons, the bots, the planner, scenario validation and grading all 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable

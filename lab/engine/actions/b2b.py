@@ -3,9 +3,9 @@ reminder, invoice; member approval and the CA itself."""
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from ...errors import N_, InvalidInput, NotAllowed
+from ...errors import N_, NotAllowed
 from ...extensions import db
-from ...i18n import money, text
+from ...i18n import text
 from ...models import Certificate, Contract, DocumentLine, Inquiry, Invoice, PaymentReminder, Quote
 from .. import ca
 from ..planner import need
@@ -193,7 +193,6 @@ def issue_certificate(ctx):
 def verify_contract(contract: Contract, run) -> bool:
     """True when the contract carries a signature that verifies against its current text and a
     certificate the CA issued."""
-    from ...models import Document
     sig = contract.data.get("signature")
     if not sig:
         return False

@@ -1,10 +1,9 @@
 """The B2C (and B2B) order: place, accept, pay, confirm payment, ship, deliver, confirm receipt,
 review."""
-from sqlalchemy import select
 
-from ...errors import N_, InvalidInput, NotAllowed
+from ...errors import N_, NotAllowed
 from ...extensions import db
-from ...models import Order, Shipment, Review, Invoice, Shortage
+from ...models import Order, Shipment, Review
 from ..core import already_done
 from ..planner import need
 from ..registry import Field, register
