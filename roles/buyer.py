@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from lab.engine import Actor, perform, registry
 from lab.errors import DomainError, InvalidInput
+from lab import once
 from lab.extensions import db
 from lab.models import Product
 
@@ -56,6 +57,10 @@ def cart():
     """Add to, change or empty the cart (kept in the session, per run)."""
     if g.readonly:
         return redirect(url_for("buyer.index"))
+    if not once.claim():
+        flash(_("Already done: this form was sent before."), "warning")
+        return redirect(url_for("buyer.index", _anchor="cart"))
+    db.session.commit()
     cart = _cart()
     sku = request.form.get("sku", "").strip()
     if request.form.get("op") == "clear":

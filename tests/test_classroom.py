@@ -304,3 +304,36 @@ def test_bad_adjustments_and_marks_are_refused_and_change_nothing(running, app):
     assert "The mark must be a number from 0 to 100." in r.get_data(as_text=True)
     from lab.models import Reflection
     assert db.session.query(Reflection).filter(Reflection.mark.isnot(None)).count() == 0
+
+
+def test_resent_instructor_forms_change_things_once(class_of_40):
+    client, classroom = class_of_40
+    once = {"request_key": "same-form-key-1"}
+    before = {g.id: dict(g.roles) for g in db.session.scalars(db.select(Group))}
+    for _ in range(2):
+        post(client, f"/classroom/{classroom.id}/roles", {"how": "rotate", **once})
+    db.session.expire_all()
+    for group in db.session.scalars(db.select(Group)):  # rotated once, not back and forth
+        members = sorted(e.user_id for e in group.members)
+        assert all(group.roles[r] != before[group.id][r] for r in group.roles) or \
+            len(members) == 1
+    key = {"request_key": "same-form-key-2"}
+    for _ in range(2):
+        post(client, f"/classroom/{classroom.id}/assign", {"scenario": "b2c-normal", **key})
+    from lab.models import Assignment
+    assert db.session.query(Assignment).count() == 1 and db.session.query(Run).count() == 8
+    run = db.session.scalars(db.select(Run)).first()
+    for _ in range(2):
+        post(client, f"/classroom/run/{run.id}/adjust",
+             {"points": "1", "comment": "bonus", "request_key": "same-form-key-3"})
+    assert db.session.query(Adjustment).count() == 1
+    assignment_id = run.assignment_id
+    post(client, f"/classroom/assignment/{assignment_id}/clock", {"op": "start"})
+    for _ in range(2):
+        post(client, f"/classroom/assignment/{assignment_id}/inject",
+             {"action": "inject_stock_loss", "sku": "TEA-250", "qty": "1",
+              "request_key": "same-form-key-4"})
+    assert db.session.query(Event).filter_by(action="inject_stock_loss").count() == 8
+    for _ in range(2):
+        post(client, "/classroom/new", {"name": "二班", "request_key": "same-form-key-5"})
+    assert db.session.query(Classroom).filter_by(name="二班").count() == 1

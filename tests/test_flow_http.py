@@ -127,3 +127,12 @@ def test_a_refused_action_rerenders_the_console_with_the_reason(classroom):
     refused = db.session.scalars(db.select(Event).where(Event.ok.is_(False))).all()
     assert len(refused) == 1 and refused[0].role == "warehouse"
     assert stock(run, "TEA-250") == 100
+
+
+def test_add_to_cart_sent_twice_adds_once(classroom):
+    run, c = classroom
+    for _ in range(2):
+        post(c["buyer"], f"/run/{run.id}/buyer/cart",
+             {"sku": "TEA-250", "qty": "2", "request_key": "cart-form-key-1"})
+    page = c["buyer"].get(f"/run/{run.id}/buyer/").get_data(as_text=True)
+    assert 'id="cart-total">¥176.00' in page

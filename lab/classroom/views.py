@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from .. import once
 from .. import runs as run_clock
 from ..engine import Actor, perform, registry
 from ..errors import DomainError, NotAllowed
@@ -52,6 +53,14 @@ def _assignment(assignment_id: int) -> Assignment:
     return assignment
 
 
+def _sent_before() -> bool:
+    """True when this form was handled already (a double click): say so, change nothing."""
+    if once.claim():
+        return False
+    flash(_("Already done: this form was sent before."), "warning")
+    return True
+
+
 def _to_class(class_id: int, message: str | None = None, category: str = "success",
               anchor: str | None = None):
     """Back to the class page, with a message; refusals answer 303 (See Other)."""
@@ -86,6 +95,8 @@ def index():
 @bp.route("/new", methods=["POST"])
 @instructor_required
 def new_class():
+    if _sent_before():
+        return redirect(url_for("classroom.index"))
     name = request.form.get("name", "").strip()
     if not name or len(name) > 120:
         flash(_("Give the class a name (at most 120 characters)."), "danger")
@@ -169,6 +180,8 @@ def credentials(class_id):
 @instructor_required
 def form_groups(class_id):
     classroom = _class(class_id)
+    if _sent_before():
+        return _to_class(class_id, anchor="groups")
     size = request.form.get("size", type=int)
     if not size or not 1 <= size <= 20:
         return _to_class(class_id, _("Group size must be a whole number from 1 to 20."),
@@ -202,6 +215,8 @@ def move(class_id):
 @instructor_required
 def roles(class_id):
     classroom = _class(class_id)
+    if _sent_before():
+        return _to_class(class_id, anchor="groups")
     how = request.form.get("how")
     try:
         for group in classroom.groups:
@@ -233,6 +248,8 @@ def roles(class_id):
 @instructor_required
 def assign(class_id):
     classroom = _class(class_id)
+    if _sent_before():
+        return _to_class(class_id, anchor="assignments")
     upload = request.files.get("scenario_file")
     if upload is not None and upload.filename:
         try:
@@ -300,6 +317,8 @@ def inject(assignment_id):
     run_id = request.form.get("run", type=int)
     targets = [r for r in assignment.runs if run_id is None or r.id == run_id]
     params = {f.name: request.form.get(f.name) for f in action.inputs}
+    key = request.form.get("request_key", "")
+    key = key[:48] if once.KEY.match(key) else None
     done, refused = 0, []
     for run in targets:
         doc = None
@@ -311,7 +330,8 @@ def inject(assignment_id):
                 continue
         try:
             perform(run.id, Actor("instructor", "instructor", current_user.id), name, doc,
-                    params, record_refusal=False)
+                    params, record_refusal=False,
+                    request_key=f"{key}-{run.id}" if key else None)
             done += 1
         except DomainError as error:
             refused.append(f"{_('group')} {_group_number(run)}: {error.message}")
@@ -392,6 +412,8 @@ def adjust(run_id):
     if user_id is not None and user_id not in {s.user_id for s in run.seats}:
         abort(404)
     back = redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id))
+    if _sent_before():
+        return back
     try:
         work.adjust(run, user_id, request.form.get("points", ""), request.form.get("comment"),
                     current_user.id)

@@ -10,11 +10,12 @@ from .b2b import Inquiry, Quote, Contract, PaymentReminder, Invoice, Membership,
 from .returns import Return
 from .content import Review, Notice
 from .classroom import Classroom, Enrollment, Group, Assignment, Adjustment, Reflection
+from .form import FormSubmission
 
 __all__ = [
     "User", "Run", "Seat", "Party", "Product", "StockMove", "Transfer", "Event", "Document",
     "DocumentLine", "Order", "Shipment", "Shortage", "PurchaseOrder", "InboundDelivery", "Inquiry",
     "Quote", "Contract", "PaymentReminder", "Invoice", "Membership", "Certificate", "Return",
     "Review", "Notice", "Classroom", "Enrollment", "Group", "Assignment", "Adjustment",
-    "Reflection",
+    "Reflection", "FormSubmission",
 ]
