@@ -3,9 +3,9 @@
     .venv/bin/python bench/load.py --groups 40 --seconds 60 [--workers 4] [--database-url URL]
 
 It seeds G groups of seven students playing b2c-normal (each group one run), starts the lab under
-gunicorn on 127.0.0.1, and for --seconds lets every student's console poll every 2 s (as the
-browser does) while one driver per group carries orders through the flow with real form POSTs,
-round after round. It prints request latencies (p50/p95/max) for polls and actions, how many
+gunicorn on 127.0.0.1, and for --seconds lets every student's console poll every 2 s and, when
+its run moved, refetch its inbox, panels, history and guide (as the browser does), while one
+driver per group carries orders through the flow with real form POSTs, round after round. It prints request latencies (p50/p95/max) for polls and actions, how many
 actions were performed, errors, and the server's memory. Traffic goes to 127.0.0.1 only and
 stops by itself."""
 from __future__ import annotations
@@ -123,16 +123,20 @@ class Stats:
         return "\n".join(lines)
 
 
-def poller(base, stats, username, run_id, stop, ready):
+def poller(base, stats, username, run_id, role, stop, ready):
+    """A student's open console: it polls, and on news refetches its fragments like live.js."""
     client = Client(base, stats)
     client.login(username)
     ready.wait()
     last = 0
+    fragments = [f"/run/{run_id}/{role}/live"]  # what live.js fetches on news
     while not stop.is_set():
         status, text = client.request("poll", f"/live/{run_id}?since={last}")
         match = re.search(r'"last":\s*(\d+)', text)
-        if match:
+        if match and int(match.group(1)) != last:
             last = int(match.group(1))
+            for path in fragments:
+                client.request("fragment", path)
         stop.wait(2.0)
 
 
@@ -219,7 +223,7 @@ def main() -> None:
     for group in groups:
         for role in ROLES:
             threads.append(threading.Thread(target=poller, daemon=True, args=(
-                base, stats, group["users"][role], group["run"], stop, ready)))
+                base, stats, group["users"][role], group["run"], role, stop, ready)))
         threads.append(threading.Thread(target=driver, daemon=True, args=(
             base, stats, group, stop, done, ready, args.think)))
     for t in threads:

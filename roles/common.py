@@ -45,6 +45,7 @@ class Console:
         self.bp.add_url_rule("/", "index", self.index)
         self.bp.add_url_rule("/inbox", "inbox", self.inbox_fragment)
         self.bp.add_url_rule("/panels", "panels_fragment", self.panels_fragment)
+        self.bp.add_url_rule("/live", "live_parts", self.live_parts)
         self.bp.add_url_rule("/act/<action>", "act", self.act, methods=["POST"])
         self.bp.add_url_rule("/doc/<int:doc_id>", "document", self.document)
         self.bp.add_url_rule("/history", "history", self.history)
@@ -92,6 +93,18 @@ class Console:
     def panels_fragment(self):
         return render_template(f"roles/panels/{self.role}.html", **common_context(g.run),
                                **self._panels(g.run))
+
+    def live_parts(self):
+        """Everything a console refreshes when its run moved, in one answer (one request per
+        change instead of one per part)."""
+        run, context = g.run, common_context(g.run)
+        return jsonify(
+            inbox=render_template("roles/_inbox.html", inbox=inbox(run, self.role), **context),
+            panels=render_template(f"roles/panels/{self.role}.html", **context,
+                                   **self._panels(run)),
+            history=render_template("roles/_history_items.html",
+                                    events=history(run, self.role, 8)),
+            guide=render_template("_partials/guide_body.html"))
 
     def history(self):
         if request.args.get("fragment"):

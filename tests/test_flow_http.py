@@ -136,3 +136,14 @@ def test_add_to_cart_sent_twice_adds_once(classroom):
              {"sku": "TEA-250", "qty": "2", "request_key": "cart-form-key-1"})
     page = c["buyer"].get(f"/run/{run.id}/buyer/").get_data(as_text=True)
     assert 'id="cart-total">¥176.00' in page
+
+
+def test_a_console_refreshes_every_part_in_one_answer(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/act/place_order",
+         {"sku": "TEA-250", "qty": "2", "payment": "bank_transfer", "request_key": "k" * 12})
+    parts = c["supplier"].get(f"/run/{run.id}/supplier/live").get_json()
+    assert set(parts) == {"inbox", "panels", "history", "guide"}
+    assert "/act/accept_order" in parts["inbox"] and "SO-0001" in parts["panels"]
+    assert f'name="next" value="/run/{run.id}/supplier/"' in parts["inbox"]
+    assert c["buyer"].get(f"/run/{run.id}/supplier/live").status_code == 403

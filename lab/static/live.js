@@ -7,7 +7,21 @@
   var last = parseInt(root.getAttribute("data-live-last") || "0", 10);
   var seconds = parseFloat(root.getAttribute("data-live-seconds") || "2");
   var busy = false;
+  var bundle = root.getAttribute("data-live-bundle");
   function refresh() {
+    if (bundle) {  // a console: all its parts in one answer
+      fetch(bundle, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (parts) {
+          if (!parts) return;
+          Object.keys(parts).forEach(function (name) {
+            var el = document.querySelector('[data-live-part="' + name + '"]');
+            if (el) el.innerHTML = parts[name];
+          });
+          document.dispatchEvent(new CustomEvent("live:changed", {detail: {last: last}}));
+        });
+      return;
+    }
     var parts = document.querySelectorAll("[data-live-src]");
     if (!parts.length) { window.location.reload(); return; }
     parts.forEach(function (el) {
