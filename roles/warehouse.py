@@ -17,7 +17,9 @@ def panels(run):
     return {"products": queries.products(run, published_only=False),
             "moves": queries.recent_moves(run),
             "shipments": queries.documents(run, "shipment", limit=20),
-            "reminders": queries.documents(run, "payment_reminder", limit=20)}
+            "reminders": queries.documents(run, "payment_reminder", limit=20),
+            "inbound": queries.documents(run, "inbound", limit=20),
+            "returns": queries.documents(run, "return", limit=20)}
 
 
 @bp.route("/stock/<int:product_id>")
