@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -161,16 +161,6 @@ def guide(run: Run, role: str) -> dict:
     return {"steps": rows, "met": graded.met_count, "total": len(graded.steps),
             "score": graded.score, "max": graded.max_score, "completed": graded.completed,
             "solo": run.kind == "solo", "run": run}
-
-
-@bp.route("/run/<int:run_id>/guide/<role>")
-@login_required
-def guide_fragment(run_id, role):
-    run = _watchable(run_id)
-    if role not in ROLES:
-        abort(404)
-    g.run, g.role = run, role
-    return render_template("_partials/guide_body.html", gd=guide(run, role))
 
 
 @bp.app_context_processor

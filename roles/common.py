@@ -3,7 +3,6 @@ the role's history and the live fragment. Views parse forms and call the engine;
 decides a business rule."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
@@ -12,14 +11,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
 
+from lab import once
 from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
 from lab.errors import AlreadyDone, DomainError
 from lab.extensions import db
 from lab.models import Document, Event, Party, Run
 from lab.views import safe_next
-
-REQUEST_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 @dataclass
@@ -43,8 +41,6 @@ class Console:
         self.bp.url_defaults(self._push_run_id)
         self.bp.before_request(self._guard)
         self.bp.add_url_rule("/", "index", self.index)
-        self.bp.add_url_rule("/inbox", "inbox", self.inbox_fragment)
-        self.bp.add_url_rule("/panels", "panels_fragment", self.panels_fragment)
         self.bp.add_url_rule("/live", "live_parts", self.live_parts)
         self.bp.add_url_rule("/act/<action>", "act", self.act, methods=["POST"])
         self.bp.add_url_rule("/doc/<int:doc_id>", "document", self.document)
@@ -86,14 +82,6 @@ class Console:
         context.update(self._panels(run))
         return render_template("roles/console.html", **context), status
 
-    def inbox_fragment(self):
-        return render_template("roles/_inbox.html", inbox=inbox(g.run, self.role),
-                               **common_context(g.run))
-
-    def panels_fragment(self):
-        return render_template(f"roles/panels/{self.role}.html", **common_context(g.run),
-                               **self._panels(g.run))
-
     def live_parts(self):
         """Everything a console refreshes when its run moved, in one answer (one request per
         change instead of one per part)."""
@@ -107,9 +95,6 @@ class Console:
             guide=render_template("_partials/guide_body.html"))
 
     def history(self):
-        if request.args.get("fragment"):
-            return render_template("roles/_history_items.html",
-                                   events=history(g.run, self.role, 8))
         return render_template("roles/history.html", events=history(g.run, self.role, 500))
 
     def document(self, doc_id: int):
@@ -130,7 +115,7 @@ class Console:
         try:
             event = perform(g.run.id, Actor(self.role, "student", current_user.id), action,
                             request.form.get("doc", type=int), params,
-                            request_key=key if REQUEST_KEY.match(key) else None)
+                            request_key=key if once.KEY.match(key) else None)
         except DomainError as error:
             if wants_json():
                 return jsonify(ok=False, error=error.message, field=error.field), error.status
