@@ -5,6 +5,7 @@ role's lane, columns by dependency depth, arrows for dependencies; boxes coloure
 pending, with the number of refused attempts on each step's action."""
 from __future__ import annotations
 
+from flask_babel import gettext
 from markupsafe import Markup, escape
 
 from .engine.labels import action_label, role_label
@@ -12,6 +13,10 @@ from .engine.labels import action_label, role_label
 LANE_W, BOX_W, BOX_H, COL_W, LANE_H, PAD = 130, 150, 46, 175, 64, 10
 COLOURS = {"done": ("#d1e7dd", "#198754"), "next": ("#cfe2ff", "#0d6efd"),
            "pending": ("#f8f9fa", "#adb5bd")}
+
+
+def points(n) -> str:
+    return " · " + str(escape(gettext("%(n)s pt", n=n))) if n else ""
 
 
 def _depths(steps) -> dict[str, int]:
@@ -78,7 +83,7 @@ def draw(scenario, grade, mode: str, refusals: dict[tuple[str, str], int] | None
                    f'stroke="{stroke}" stroke-width="{3 if status[step.id] == "next" else 1.5}"/>'
                    f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{step.number}. '
                    f'{label}</text><text x="{x + 8}" y="{y + 35}" fill="#6c757d">'
-                   f'{escape(step.id)}{" · " + str(step.points) + " pt" if step.points else ""}'
+                   f'{escape(step.id)}{points(step.points)}'
                    f'</text>')
         missed = refusals.get((step.role, step.action), 0)
         if missed:

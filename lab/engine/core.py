@@ -233,9 +233,11 @@ def already_done(run_id: int, name: str, doc: Document) -> AlreadyDone | None:
 
 
 def _who(event: Event) -> str:
+    from flask_babel import gettext
+
     from .labels import role_label
     if event.actor == "bot":
-        return f"{role_label(event.role)} (bot)"
+        return gettext("%(role)s (bot)", role=role_label(event.role))
     if event.user is not None:
         return event.user.display_name
     return role_label(event.role or "")
