@@ -202,3 +202,87 @@ def test_b2b_contract_is_signed_and_prints_with_a_verified_signature(browser, se
     page.click("#b2b-title ~ ul a:has-text('FP-0001')")
     assert page.inner_text("#tax") == "1,725.66" and page.inner_text("#net") == "13,274.34"
     page.context.close()
+
+
+def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
+    """Roster XLSX → 8 groups → b2c-out-of-stock for all → a student plays while the board
+    watches → inject a stock loss → stop → export XLSX grades → open and print a lab report."""
+    from openpyxl import Workbook, load_workbook
+    with server["app"].app_context():
+        from tests.conftest import make_user
+        make_user("web-teacher", is_instructor=True)
+        db.session.remove()
+    book = Workbook()
+    book.active.append(["学号", "姓名"])
+    for i in range(1, 41):
+        book.active.append([f"3026{i:04d}", f"学生{i}"])
+    roster = tmp_path / "roster.xlsx"
+    book.save(roster)
+
+    teacher = logged_in(browser, server, "web-teacher")
+    teacher.fill("#class-name", "电商三班")
+    teacher.click("form[action$='/classroom/new'] button[type=submit]")
+    teacher.set_input_files("#roster-file", str(roster))
+    teacher.click("form[action$='/roster'] button[type=submit]")
+    assert "40 new students" in teacher.inner_text(".alert-success")
+    teacher.fill("#g-size", "5")
+    teacher.click("form[action$='/groups'] button[type=submit]")
+    assert teacher.locator("#groups .card").count() == 8
+    teacher.select_option("#a-scenario", "b2c-out-of-stock")
+    teacher.click("form[action$='/assign'] button[type=submit]")
+    teacher.click("button:has-text('Start all')")
+    assert teacher.locator("#board-table tbody tr").count() == 8
+
+    with server["app"].app_context():
+        from lab.models import Classroom, Enrollment, Group, Run, Seat, User
+        group = db.session.scalar(db.select(Group).join(Classroom).where(
+            Classroom.name == "电商三班", Group.number == 1))
+        run = db.session.scalar(db.select(Run).where(Run.group_id == group.id))
+        seat = db.session.scalar(db.select(Seat).where(Seat.run_id == run.id,
+                                                       Seat.role == "buyer"))
+        buyer = db.session.get(User, seat.user_id)
+        password = db.session.scalar(db.select(Enrollment.initial_password).where(
+            Enrollment.user_id == buyer.id))
+        username, run_id, student_id = buyer.username, run.id, buyer.id
+        db.session.remove()
+    student = browser.new_context(locale="zh-CN").new_page()
+    student.goto(server["base"] + "/auth/login")
+    student.fill("#username", username)
+    student.fill("#password", password)
+    student.click("main button[type=submit]")
+    student.click(f"a[href='/run/{run_id}/buyer/']")
+    student.fill("#qty-TEA-250", "120")
+    student.click(".product[data-sku='TEA-250'] button[type=submit]")
+    student.click("#checkout")
+    student.wait_for_selector(".alert-success")
+
+    row = f"#board-table tr[data-group='1'] .progress-text"
+    teacher.wait_for_function(f"document.querySelector(\"{row}\").textContent === '1/12'",
+                              timeout=10000)
+    inject = "form:has(input[value=inject_stock_loss])"
+    teacher.select_option(f"{inject} select[name=run]", str(run_id))
+    teacher.fill(f"{inject} input[name=sku]", "TEA-250")
+    teacher.fill(f"{inject} input[name=qty]", "10")
+    teacher.click(f"{inject} button[type=submit]")
+    assert "Injected into 1 runs" in teacher.inner_text(".alert-success")
+    teacher.click("button:has-text('Stop all')")
+
+    teacher.click("a:has-text('Grades')")
+    with teacher.expect_download() as download:
+        teacher.click("a:has-text('Export XLSX')")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    download.value.save_as(tmp_path / "grades.xlsx")
+    rows = list(load_workbook(tmp_path / "grades.xlsx").active.iter_rows(values_only=True))
+    header = list(rows[1])
+    mine = next(r for r in rows[2:] if r[header.index("student_no")] == username)
+    assert mine[header.index("points")] == 5 and mine[header.index("group_score")] == 5
+    teacher.goto(f"{server['base']}/classroom/run/{run_id}/replay")
+    assert teacher.locator(".replay-row").count() == 2  # the order, then the injection
+    assert teacher.locator(".replay-row.table-warning").count() == 1
+    teacher.goto(f"{server['base']}/classroom/run/{run_id}/report/{student_id}")
+    report = teacher.inner_text("#report")
+    assert "Place order" in report and "电商三班" not in report  # the steps, not the class page
+    teacher.emulate_media(media="print")
+    assert not teacher.is_visible("nav") and teacher.is_visible("#report")
+    student.context.close()
+    teacher.context.close()
