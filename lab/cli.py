@@ -21,7 +21,7 @@ def _cli_locale() -> str:
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
 def check_command(files):
     """Validate scenario files: exit 0 when all are valid, 2 when any is not."""
-    from .scenario import ScenarioError, load_file
+    from .scenario import ScenarioError, load_file, validate
     bad = 0
     for path in files:
         try:
@@ -34,6 +34,10 @@ def check_command(files):
             continue
         click.echo(f"{path}: ok ({scenario.id}, {len(scenario.steps)} steps, "
                    f"max score {scenario.max_score:g})")
+        _, notes = validate(scenario.text)
+        with force_locale(_cli_locale()):
+            for note in notes:
+                click.echo(f"{path}: {note}", err=True)
     sys.exit(2 if bad else 0)
 
 

@@ -20,9 +20,17 @@ def points(n) -> str:
 
 
 def _depths(steps) -> dict[str, int]:
+    """Column of each step: one after its deepest dependency (validation forbids cycles)."""
+    deps = {s.id: s.deps for s in steps}
     depth: dict[str, int] = {}
-    for step in steps:  # deps always name earlier steps, so one pass suffices
-        depth[step.id] = 1 + max((depth.get(d, 0) for d in step.deps), default=-1)
+
+    def of(step_id: str) -> int:
+        if step_id not in depth:
+            depth[step_id] = 1 + max((of(d) for d in deps.get(step_id, [])), default=-1)
+        return depth[step_id]
+
+    for step in steps:
+        of(step.id)
     return depth
 
 

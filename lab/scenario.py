@@ -27,10 +27,12 @@ class Problem:
     field: str
     message: str  # msgid
     args: dict = field(default_factory=dict)
+    warning: bool = False  # shown, but the file still loads (e.g. a field this lab ignores)
 
     def __str__(self) -> str:
         where, message = _tr(self.where, self.args), _tr(self.message, self.args)
-        return f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
+        text = f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
+        return f"{_tr(N_('warning'), {})}: {text}" if self.warning else text
 
 
 def _tr(msgid: str, args: dict) -> str:
@@ -134,11 +136,18 @@ class _Checker:
     def __init__(self):
         self.problems: list[Problem] = []
 
-    def add(self, where, fld, message, **args):
+    def add(self, where, fld, message, warning=False, **args):
         if isinstance(where, tuple):
             where, where_args = where
             args = {**where_args, **args}
-        self.problems.append(Problem(where, fld, message, args))
+        self.problems.append(Problem(where, fld, message, args, warning))
+
+    def warn(self, where, fld, message, **args):
+        self.add(where, fld, message, warning=True, **args)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
 
     def text(self, value, where, fld, required=True) -> None:
         if value is None:
@@ -152,7 +161,8 @@ class _Checker:
         if isinstance(value, dict):
             bad = [k for k in value if k not in ("en", "zh")]
             if bad:
-                self.add(where, fld, N_("unknown language %(lang)r (use en and zh)"), lang=bad[0])
+                self.warn(where, fld, N_("language %(lang)r is not shown (the lab shows en and zh)"),
+                          lang=bad[0])
             if not any(isinstance(v, str) and v.strip() for v in value.values()):
                 self.add(where, fld, N_("needs a text in en or zh"))
             return
@@ -201,7 +211,7 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
                  "roles", "bots", "world", "script", "scoring"}
     for key in data:
         if key not in known_top:
-            c.add(_where("file"), str(key), N_("unknown field"))
+            c.warn(_where("file"), str(key), N_("unknown field (ignored)"))
     if data.get("format") != 1:
         c.add(_where("file"), "format", N_("must be 1 (got %(value)r)"), value=data.get("format"))
     slug = data.get("id")
@@ -236,22 +246,22 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         scoring = {}
     for key in scoring:
         if key not in ("mistake_penalty", "late_penalty_per_minute"):
-            c.add("scoring", str(key), N_("unknown field"))
+            c.warn("scoring", str(key), N_("unknown field (ignored)"))
         else:
             c.number(scoring[key], "scoring", key)
-    if c.problems:
+    if c.errors:
         return None, c.problems
     return Scenario(id=slug, title=data["title"], mode=mode, summary=data.get("summary"),
                     objectives=objectives, time_limit_minutes=limit, roles=roles, bots=bots,
                     world=world, steps=steps,
                     mistake_penalty=float(scoring.get("mistake_penalty", 0) or 0),
                     late_penalty_per_minute=float(scoring.get("late_penalty_per_minute", 0) or 0),
-                    text=text), []
+                    text=text), c.problems  # warnings only
 
 
 def load(text: str, filename: str = "") -> Scenario:
     scenario, problems = validate(text)
-    if problems:
+    if scenario is None:
         raise ScenarioError(problems, filename)
     return scenario
 
@@ -274,7 +284,7 @@ def _role_list(c, value, fld, required):
 def _check_world(c, world) -> tuple[set[str], set[str]]:
     for key in world:
         if key not in ("company", "buyer", "vendors", "products", "accounts", "workflow"):
-            c.add("world", str(key), N_("unknown field"))
+            c.warn("world", str(key), N_("unknown field (ignored)"))
     for party in ("company", "buyer"):
         value = world.get(party)
         if not isinstance(value, dict):
@@ -373,7 +383,7 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
         ids.add(step_id)
         for key in raw:
             if key not in STEP_FIELDS:
-                c.add(where, str(key), N_("unknown field"))
+                c.warn(where, str(key), N_("unknown field (ignored)"))
         role, name = raw.get("role"), raw.get("action")
         action = registry.get(name) if isinstance(name, str) else None
         if role not in ROLES:
@@ -421,16 +431,47 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
                 after = None
             else:
                 after = [str(a) for a in after]
-                for dep in after:
-                    if dep not in ids or dep == step_id:
-                        c.add(where, "after", N_("names no earlier step %(dep)r"), dep=dep)
         steps.append(Step(index=index, id=step_id, role=role, action=name or "", params=params,
                           by=by, hint=raw.get("hint"),
                           points=points if isinstance(points, (int, float)) else 0,
                           case=raw.get("case"), after=after, at_minute=at_minute,
                           check=check))
+    _check_after(c, steps)
     _resolve_cases(c, steps)
+    _check_cycles(c, steps)
     return steps
+
+
+def _check_after(c, steps: list[Step]) -> None:
+    """`after` may name any step of the script (earlier or later), but not itself."""
+    ids = {s.id for s in steps}
+    for step in steps:
+        for dep in step.after or []:
+            if dep not in ids or dep == step.id:
+                c.add(_where("step", id=step.id, n=step.number), "after",
+                      N_("names no other step %(dep)r"), dep=dep)
+        if step.after:
+            step.after = [d for d in step.after if d in ids and d != step.id]
+
+
+def _check_cycles(c, steps: list[Step]) -> None:
+    """Dependencies must not go round in a circle: such steps could never be met."""
+    deps = {s.id: s.deps for s in steps}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(step_id: str) -> bool:
+        state[step_id] = 1
+        for dep in deps.get(step_id, []):
+            if state.get(dep) == 1 or (state.get(dep) is None and visit(dep)):
+                return True
+        state[step_id] = 2
+        return False
+
+    for step in steps:
+        if state.get(step.id) is None and visit(step.id):
+            c.add(_where("step", id=step.id, n=step.number), "after",
+                  N_("the steps' dependencies go round in a circle"))
+            return
 
 
 def _check_params(c, where, action, params, skus, vendors) -> None:
@@ -473,7 +514,8 @@ def _resolve_cases(c, steps: list[Step]) -> None:
             current = step.id
         elif not action_in_case(action):
             if step.case is not None:
-                c.add(where, "case", N_("%(name)s belongs to no case"), name=step.action)
+                c.warn(where, "case", N_("%(name)s belongs to no case (ignored)"),
+                       name=step.action)
             step.case = None
         elif step.case is not None:
             if step.case not in starters:

@@ -118,7 +118,7 @@ script:
     ("  - {id: a, role: buyer, action: send_inquiry, with: {sku: A1, qty: 1}}",
      "not part of a b2c scenario"),
     ("  - {id: a, role: buyer, action: place_order, with: {lines: [{sku: A1, qty: 1}], "
-     "payment: bank_transfer}, after: [zz]}", "names no earlier step 'zz'"),
+     "payment: bank_transfer}, after: [zz]}", "names no other step 'zz'"),
     ("  - {id: a, role: mall_admin, action: publish_product, with: {sku: N1, name: N, price: 2, "
      "stock: 3}}\n  - {id: b, role: buyer, action: place_order, with: {lines: [{sku: N1, qty: 1}],"
      " payment: bank_transfer}}\n  - {id: c, role: buyer, action: place_order, with: {lines: "
@@ -136,3 +136,29 @@ def test_sku_published_by_an_earlier_step_counts_as_known():
                    "{lines: [{sku: N1, qty: 1}], payment: bank_transfer}}\n")
     scenario, problems = validate(text)
     assert problems == [] and scenario.steps[1].case == "b"
+
+
+def test_extra_fields_are_warnings_and_the_file_still_loads(runner):
+    path = ROOT / "tests" / "scenarios" / "valid" / "lenient.yaml"
+    result = runner.invoke(args=["lab", "check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert ": ok (lenient" in result.output
+    for fragment in ("author: unknown field (ignored)", "step 'pay' (#4): difficulty",
+                     "scoring: bonus", "'ja' is not shown", "belongs to no case (ignored)"):
+        assert fragment in result.output, fragment
+
+
+def test_after_may_name_a_later_step_but_not_go_round_in_a_circle():
+    forward = BASE + ("  - {id: a, role: buyer, action: place_order, with: {lines: [{sku: A1, "
+                      "qty: 1}], payment: bank_transfer}, after: [b]}\n"
+                      "  - {id: b, role: mall_admin, action: post_notice, with: {title: t, "
+                      "body: b}}\n")
+    scenario, problems = validate(forward)
+    assert scenario is not None and scenario.steps[0].deps == ["b"]
+    circle = BASE + ("  - {id: a, role: mall_admin, action: post_notice, with: {title: t, "
+                     "body: b}, after: [b]}\n"
+                     "  - {id: b, role: mall_admin, action: post_notice, with: {title: t, "
+                     "body: b}, after: [a]}\n")
+    scenario, problems = validate(circle)
+    assert scenario is None
+    assert any("go round in a circle" in str(p) for p in problems)

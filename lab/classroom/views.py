@@ -265,7 +265,7 @@ def assign(class_id):
                              "danger", "assignments")
         source = chosen.text
     scenario, problems = validate(source)
-    if problems:
+    if scenario is None:
         return render_template("classroom/scenario_problems.html", classroom=classroom,
                                problems=problems,
                                filename=upload.filename if upload else ""), 400
@@ -275,6 +275,8 @@ def assign(class_id):
         return _to_class(class_id, _("Form groups first: an assignment gives one run to each "
                                      "group."), "danger", "groups")
     assignment = work.assign(classroom, scenario, targets, current_user.id)
+    for note in problems:  # warnings only: the file loaded
+        flash(str(note), "warning")
     flash(_("%(title)s assigned to %(n)s groups. Start it when the class is ready.",
             title=text(scenario.title), n=len(targets)), "success")
     return redirect(url_for("classroom.board", assignment_id=assignment.id))
