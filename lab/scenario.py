@@ -17,6 +17,8 @@ CASE_KINDLESS = {"membership", "certificate"}
 WORKFLOW_KEYS = {"accept_order", "finance_review"}
 COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|!=)\s*(-?\d+(?:\.\d+)?)\s*$")
 DEFAULT_BALANCE = 100_000.00  # buyer and company, when the file gives none
+DEFAULT_NAMES = {"company": {"en": "The company", "zh": "企业"},
+                 "buyer": {"en": "The buyer", "zh": "买方"}}
 
 
 @dataclass
@@ -212,13 +214,13 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
     for key in data:
         if key not in known_top:
             c.warn(_where("file"), str(key), N_("unknown field (ignored)"))
-    if data.get("format") != 1:
+    if str(data.get("format")).strip() != "1":
         c.add(_where("file"), "format", N_("must be 1 (got %(value)r)"), value=data.get("format"))
     slug = data.get("id")
     if not isinstance(slug, str) or not registry.SLUG.match(slug):
         c.add(_where("file"), "id", N_("must be a slug such as b2c-out-of-stock"))
     c.text(data.get("title"), "file", "title")
-    mode = data.get("mode")
+    mode = str(data.get("mode", "")).strip().lower()
     if mode not in ("b2c", "b2b"):
         c.add(_where("file"), "mode", N_("must be b2c or b2b (got %(value)r)"), value=mode)
         mode = "b2c"
@@ -285,10 +287,14 @@ def _check_world(c, world) -> tuple[set[str], set[str]]:
     for key in world:
         if key not in ("company", "buyer", "vendors", "products", "accounts", "workflow"):
             c.warn("world", str(key), N_("unknown field (ignored)"))
-    for party in ("company", "buyer"):
+    for party, default in (("company", DEFAULT_NAMES["company"]),
+                           ("buyer", DEFAULT_NAMES["buyer"])):
         value = world.get(party)
-        if not isinstance(value, dict):
-            c.add("world", party, N_("is missing (with a name)"))
+        if value is None:
+            c.warn("world", party, N_("is missing: a default name is used"))
+            world[party] = {"name": default}
+        elif not isinstance(value, dict):
+            c.add("world", party, N_("must be a mapping {name: …}"))
         else:
             c.text(value.get("name"), f"world.{party}", "name")
     vendors: set[str] = set()
@@ -374,8 +380,8 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
         if isinstance(step_id, (int, float)) and not isinstance(step_id, bool):
             step_id = str(step_id)
         if not isinstance(step_id, str) or not step_id.strip():
-            c.add(where, "id", N_("is missing"))
-            step_id = f"#{index + 1}"
+            step_id = f"step-{index + 1}"
+            c.warn(where, "id", N_("is missing: the step is called %(id)s"), id=step_id)
         else:
             where = _where("step", id=step_id, n=index + 1)
             if step_id in ids:
