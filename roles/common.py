@@ -10,6 +10,7 @@ from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
 
 from lab import once
 from lab.engine import Actor, check, perform, registry
@@ -203,8 +204,10 @@ def inbox(run: Run, role: str) -> list[InboxRow]:
 
 
 def history(run: Run, role: str, limit: int) -> list[Event]:
-    return list(db.session.scalars(select(Event).where(Event.run_id == run.id, Event.role == role)
-                                   .order_by(Event.id.desc()).limit(limit)))
+    return list(db.session.scalars(
+        select(Event).where(Event.run_id == run.id, Event.role == role)
+        .options(selectinload(Event.user), selectinload(Event.document))
+        .order_by(Event.id.desc()).limit(limit)))
 
 
 def case_documents(run: Run, doc: Document) -> list[Document]:
