@@ -15,7 +15,7 @@ from sqlalchemy import text
 from lab import create_app
 from lab.engine import Actor, perform
 from lab.extensions import db
-from lab.models import Document, Party, Product, Run, User
+from lab.models import Document, Event, Party, Product, Run, User
 from lab.runs import create_run
 from lab.scenario import load_file
 
@@ -25,14 +25,13 @@ PG_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
-def _pg_url(worker: str) -> str:
+def _pg_url(worker: str = "") -> str:
+    """TEST_DATABASE_URL with the psycopg 3 driver (each worker gets its own schema)."""
     url = PG_URL
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix):]
     return url
-
-
 
 
 def _config(backend: str, tmp_path: Path) -> dict:
@@ -92,6 +91,14 @@ def app(request, tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def english(app):
+    """Everything in the test happens, and is read, in English (the lab's default is zh)."""
+    from flask_babel import force_locale
+    with force_locale("en"):
+        yield
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 
@@ -117,6 +124,32 @@ def act(run, role, action, doc=None, **params):
     """Perform as a bot-free system actor in the role (engine tests need no seats)."""
     return perform(run.id if hasattr(run, "id") else run, Actor(role, "bot"), action, doc,
                    params)
+
+
+def play(run, until: str | None = None) -> Run:
+    """Play the run's scenario in order, a bot performing each step (and whatever must come
+    first), up to but not including the step with id `until` (None: to the end)."""
+    from lab.bots import play_step
+    from lab.runs import grade_run, scenario_of
+    for step in scenario_of(run).steps:
+        if step.id == until:
+            return run
+        for _ in range(8):
+            if next(s for s in grade_run(run).steps if s.id == step.id).met:
+                break
+            assert play_step(run, step), f"step {step.id} ({step.action}) could not be played"
+        else:
+            raise AssertionError(f"step {step.id} ({step.action}) is still not met")
+    assert until is None, f"no step {until} in {run.scenario_slug}"
+    return run
+
+
+def events(run, ok: bool | None = True) -> list[Event]:
+    """The run's events in order (accepted ones by default; ok=None: all)."""
+    query = db.select(Event).where(Event.run_id == run.id).order_by(Event.id)
+    if ok is not None:
+        query = query.where(Event.ok.is_(ok))
+    return list(db.session.scalars(query))
 
 
 def balance(run, key) -> str:
