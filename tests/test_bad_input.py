@@ -39,12 +39,41 @@ def test_bad_quantity(buyer, qty, fragment):
     assert snapshot() == before
 
 
-def test_bad_quantity_in_the_cart_is_refused(buyer):
+@pytest.mark.parametrize("qty, fragment", [
+    ("0", "between 1 and 100000"), ("-1", "between 1 and 100000"),
+    (str(10**9), "between 1 and 100000"), ("ten", "whole number"),
+])
+def test_bad_quantity_in_the_cart_is_refused(buyer, qty, fragment):
     run, _, client = buyer
-    r = post(client, f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "-1"},
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": qty},
              headers={"Accept-Language": "en"}, follow_redirects=True)
-    assert "between 1 and 100000" in r.get_data(as_text=True)
+    assert fragment in r.get_data(as_text=True)
     assert "Your cart is empty" in r.get_data(as_text=True)
+    assert snapshot() == before
+
+
+CART_STATUS_BUG = ("roles/buyer.py cart(): a bad quantity answers 302 (and an unknown product "
+                   "303) redirecting to the console with a flashed message; bad input should "
+                   "answer 4xx (400/404) like /act/place_order does")
+
+
+@pytest.mark.xfail(strict=True, reason=CART_STATUS_BUG)
+@pytest.mark.parametrize("sku, qty", [("TEA-250", "0"), ("TEA-250", "ten"), ("NOPE-1", "1")])
+def test_bad_cart_input_answers_4xx(buyer, sku, qty):
+    run, _, client = buyer
+    r = post(client, f"/run/{run.id}/buyer/cart", {"sku": sku, "qty": qty})
+    assert 400 <= r.status_code < 500
+
+
+def test_unknown_product_in_the_cart(buyer):
+    run, _, client = buyer
+    before = snapshot()
+    r = post(client, f"/run/{run.id}/buyer/cart", {"sku": "NOPE-1", "qty": "1"},
+             headers={"Accept-Language": "en"}, follow_redirects=True)
+    assert "There is no product NOPE-1 in this mall." in r.get_data(as_text=True)
+    assert "Your cart is empty" in r.get_data(as_text=True)
+    assert snapshot() == before
 
 
 def test_unknown_product(buyer):
@@ -59,10 +88,12 @@ def test_unknown_product(buyer):
 
 def test_unknown_payment_method(buyer):
     run, _, client = buyer
+    before = snapshot()
     r = post(client, f"/run/{run.id}/buyer/act/place_order",
              {"sku": "TEA-250", "qty": "1", "payment": "bitcoin"},
              headers={"Accept-Language": "en"})
     assert r.status_code == 400 and "must be one of" in r.get_data(as_text=True)
+    assert snapshot() == before
 
 
 @pytest.mark.parametrize("doc_id", ["999999", "abc", ""])
@@ -85,6 +116,7 @@ def test_another_runs_order_id(buyer):
     r = post(client, f"/run/{other.id}/supplier/act/accept_order", {"doc": order.id},
              headers={"Accept-Language": "en"})
     assert r.status_code == 404
+    assert "does not exist in this run" in r.get_data(as_text=True)
     assert snapshot() == before and doc(run, "order").state == "placed"
 
 
@@ -108,5 +140,11 @@ def test_form_without_csrf_token(buyer):
     run, _, client = buyer
     before = snapshot()
     r = client.post(f"/run/{run.id}/buyer/act/place_order",
-                    data={"sku": "TEA-250", "qty": "1", "payment": "bank_transfer"})
+                    data={"sku": "TEA-250", "qty": "1", "payment": "bank_transfer"},
+                    headers={"Accept-Language": "en"})
     assert r.status_code == 400 and snapshot() == before
+    assert "security token" in r.get_data(as_text=True)
+    forged = client.post(f"/run/{run.id}/buyer/act/place_order",
+                         data={"sku": "TEA-250", "qty": "1", "payment": "bank_transfer",
+                               "csrf_token": "forged"})
+    assert forged.status_code == 400 and snapshot() == before

@@ -1,7 +1,6 @@
 """Two people pressing the same button at the same moment: the action happens once."""
 import threading
 
-
 from lab.engine import Actor, perform
 from lab.errors import AlreadyDone, DomainError
 from lab.extensions import db
@@ -76,6 +75,7 @@ def test_finance_approves_a_purchase_order_once_and_pays_the_vendor_once(app):
     results = race(app, 3, lambda i: perform(run_id, Actor("finance", "bot"),
                                              "approve_purchase_order", po_id))
     assert sum(1 for r in results if not isinstance(r, DomainError)) == 1
+    assert all(isinstance(r, AlreadyDone) for r in results if isinstance(r, DomainError))
     assert db.session.query(Transfer).filter_by(memo="vendor").count() == 1
     assert balance(run, "company") == "49000.00"  # 50000.00 - 20 x 50.00
     assert balance(run, "vendor:west-lake-farm") == "1000.00"
