@@ -1,0 +1,21 @@
+"""The pins live in requirements*.txt (what the Quick-start scripts install) and are mirrored
+in pyproject.toml: both must say the same, and every one must be an exact pin."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pins(path: Path) -> list[str]:
+    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("-")]
+
+
+def test_requirements_and_pyproject_pin_the_same_versions():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert pins(ROOT / "requirements.txt") == project["dependencies"]
+    assert pins(ROOT / "requirements-dev.txt") == project["optional-dependencies"]["dev"]
+    assert project["requires-python"] == ">=3.11"
+    for pin in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        assert re.fullmatch(r"[A-Za-z0-9_.\-]+(\[[a-z]+\])?==[0-9][0-9A-Za-z.]*", pin), pin
