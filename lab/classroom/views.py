@@ -11,20 +11,16 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from .. import once
-from .. import runs as run_clock
-from ..engine import Actor, perform, registry
-from ..errors import DomainError, NotAllowed
+from ..engine import registry
+from ..errors import DomainError
 from ..extensions import db
 from ..i18n import text
 from ..models import Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User
 from ..models.run import ROLES
 from ..runs import grade_run, scenario_of
 from ..scenario import validate
-from . import bp, grades, groups, rosters, work
+from . import board, bp, grades, groups, reports, rosters, work
 from .access import instructor_owns_run
-
-INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
-              "inject_notice")
 
 
 def instructor_required(view):
@@ -68,6 +64,10 @@ def _to_class(class_id: int, message: str | None = None, category: str = "succes
         flash(message, category)
     response = redirect(url_for("classroom.show", class_id=class_id, _anchor=anchor))
     return (response, 303) if category == "danger" else response
+
+
+def _group_number(run: Run):
+    return board.group_numbers([run])[run.id]
 
 
 def _run(run_id: int) -> Run:
@@ -288,22 +288,12 @@ def clock(assignment_id):
     """Start, pause, resume or stop one run (run=id) or every run of the assignment."""
     assignment = _assignment(assignment_id)
     op = request.form.get("op")
-    action = {"start": run_clock.start, "pause": run_clock.pause, "resume": run_clock.resume,
-              "stop": run_clock.finish}.get(op)
-    if action is None:
+    if op not in board.CLOCK:
         abort(400)
     run_id = request.form.get("run", type=int)
-    targets = [r for r in assignment.runs if run_id is None or r.id == run_id]
-    if run_id is not None and not targets:
+    if run_id is not None and run_id not in {r.id for r in assignment.runs}:
         abort(404)
-    changed = 0
-    for run in targets:
-        try:
-            action(run)
-            changed += 1
-        except NotAllowed:
-            continue  # e.g. "start" on a run already running: leave it as it is
-    db.session.commit()
+    changed = board.clock(assignment, op, run_id)
     flash(_("%(n)s runs changed.", n=changed), "success" if changed else "warning")
     return redirect(url_for("classroom.board", assignment_id=assignment_id))
 
@@ -313,76 +303,32 @@ def clock(assignment_id):
 def inject(assignment_id):
     assignment = _assignment(assignment_id)
     name = request.form.get("action", "")
-    if name not in INJECTIONS:
+    if name not in board.INJECTIONS:
         abort(400)
-    action = registry.get(name)
     run_id = request.form.get("run", type=int)
-    targets = [r for r in assignment.runs if run_id is None or r.id == run_id]
-    params = {f.name: request.form.get(f.name) for f in action.inputs}
+    if run_id is not None and run_id not in {r.id for r in assignment.runs}:
+        abort(404)
+    params = {f.name: request.form.get(f.name) for f in registry.get(name).inputs}
     key = request.form.get("request_key", "")
-    key = key[:48] if once.KEY.match(key) else None
-    done, refused = 0, []
-    for run in targets:
-        doc = None
-        if action.on:
-            doc = _find_document(run, request.form.get("number", ""))
-            if doc is None:
-                refused.append(_("group %(n)s: no document %(number)s",
-                                 n=_group_number(run), number=request.form.get("number", "")))
-                continue
-        try:
-            perform(run.id, Actor("instructor", "instructor", current_user.id), name, doc,
-                    params, record_refusal=False,
-                    request_key=f"{key}-{run.id}" if key else None)
-            done += 1
-        except DomainError as error:
-            refused.append(f"{_('group')} {_group_number(run)}: {error.message}")
-    if done:
-        flash(_("Injected into %(n)s runs.", n=done), "success")
-    for line in refused:
+    outcome = board.inject(assignment, name, run_id, request.form.get("number", ""), params,
+                           current_user.id, key[:48] if once.KEY.match(key) else None)
+    if outcome.done:
+        flash(_("Injected into %(n)s runs.", n=outcome.done), "success")
+    for line in outcome.refused:
         flash(line, "warning")
     return redirect(url_for("classroom.board", assignment_id=assignment_id))
 
 
-def _find_document(run: Run, number: str):
-    from ..models import Document
-    return db.session.scalar(select(Document).where(Document.run_id == run.id,
-                                                    Document.number == number.strip()))
-
-
-def _group_number(run: Run):
-    group = db.session.get(Group, run.group_id) if run.group_id else None
-    return group.number if group else "?"
-
-
-@bp.route("/assignment/<int:assignment_id>/board")
+@bp.route("/assignment/<int:assignment_id>/board", endpoint="board")
 @instructor_required
-def board(assignment_id):
+def board_page(assignment_id):
     assignment = _assignment(assignment_id)
-    rows = board_rows(assignment)
-    template = "classroom/_board_rows.html" if request.args.get("fragment") else \
-        "classroom/board.html"
-    return render_template(template, assignment=assignment, rows=rows,
-                           injections=[registry.get(n) for n in INJECTIONS])
-
-
-def board_rows(assignment) -> list[dict]:
-    from .. import bots
-    rows = []
-    for run in assignment.runs:
-        bots.maybe_tick(run)  # groups nobody is watching keep moving
-        run = db.session.get(Run, run.id)
-        graded = grade_run(run)
-        holders: dict[str, str] = {}
-        for seat in run.seats:
-            holders[seat.role] = seat.user.display_name
-        current = [{"step": s, "holder": holders.get(s.role)} for s in graded.next_steps()]
-        rows.append({"run": run, "group": _group_number(run), "met": graded.met_count,
-                     "total": len(graded.steps), "mistakes": len(graded.mistakes),
-                     "current": current, "score": graded.score, "max": graded.max_score,
-                     "elapsed": int(run.elapsed().total_seconds() // 60),
-                     "completed": graded.completed})
-    return rows
+    rows = board.board_rows(assignment)
+    if request.args.get("fragment"):
+        return render_template("classroom/_board_rows.html", assignment=assignment, rows=rows)
+    return render_template("classroom/board.html", assignment=assignment, rows=rows,
+                           injections=[registry.get(n) for n in board.INJECTIONS],
+                           choices=board.injection_choices(assignment))
 
 
 # ---- grades -----------------------------------------------------------------------------------
@@ -398,7 +344,7 @@ def grade_sheet(assignment_id):
         return Response(grades.to_csv(student_rows), mimetype="text/csv",
                         headers={"Content-Disposition": f"attachment; filename={name}.csv"})
     if fmt == "xlsx":
-        return Response(grades.to_xlsx(student_rows, text(assignment.title)),
+        return Response(grades.to_xlsx(student_rows, text(assignment.title), group_rows),
                         mimetype="application/vnd.openxmlformats-officedocument."
                                  "spreadsheetml.sheet",
                         headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
@@ -441,7 +387,7 @@ def replay(run_id):
     graded = grade_run(run)
     met_by = {s.event.id: s.step for s in graded.steps if s.event is not None}
     return render_template("classroom/replay.html", run=run, events=events, lanes=lanes,
-                           met_by=met_by, group=_group_number(run))
+                           met_by=met_by, group=_group_number(run), since=reports.since_start)
 
 
 @bp.route("/run/<int:run_id>/report/<int:user_id>", methods=["GET", "POST"])
@@ -470,16 +416,5 @@ def report(run_id, user_id):
             return redirect(request.path), 303
         flash(_("Saved."), "success")
         return redirect(request.path)
-    reflection = db.session.scalar(select(Reflection).where(Reflection.run_id == run.id,
-                                                            Reflection.user_id == user_id))
-    user = db.session.get(User, user_id)
-    graded = grade_run(run)
-    events = list(db.session.scalars(select(Event).where(Event.run_id == run.id,
-                                                         Event.user_id == user_id)
-                                     .order_by(Event.id)))
-    return render_template("classroom/report.html", run=run, student=user, grade=graded,
-                           mine=[s for s in graded.steps if s.event and s.event.user_id == user_id],
-                           events=events, reflection=reflection, teacher=teacher,
-                           roles=[s.role for s in run.seats if s.user_id == user_id],
-                           points=graded.per_user.get(user_id, {}).get("points", 0),
-                           group=_group_number(run))
+    return render_template("classroom/report.html", teacher=teacher, since=reports.since_start,
+                           **reports.lab_report(run, user_id))

@@ -1,0 +1,52 @@
+"""The lab report (实验报告) of one student in one run, drafted from the evidence: the scenario,
+the roles held, the steps performed with their times, the documents handled, the refused
+attempts, the points, the instructor's adjustments, and the student's own reflection."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Adjustment, Assignment, Document, Event, Group, Reflection, Run, User
+from ..runs import grade_run, scenario_of
+from .grades import tidy
+
+
+def since_start(run: Run, at: datetime | None) -> str:
+    """'+mm:ss' into the run (wall time since it started), for reports and the replay."""
+    if at is None or run.started_at is None:
+        return ""
+    seconds = max(0, int((at - run.started_at).total_seconds()))
+    return f"+{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def lab_report(run: Run, user_id: int) -> dict:
+    graded = grade_run(run)
+    events = list(db.session.scalars(select(Event).where(
+        Event.run_id == run.id, Event.user_id == user_id).order_by(Event.id)))
+    created = {e.result.get("number") for e in events if e.ok and e.result.get("number")}
+    doc_ids = {e.document_id for e in events if e.document_id}
+    documents = list(db.session.scalars(select(Document).where(
+        Document.run_id == run.id,
+        Document.id.in_(doc_ids) | Document.number.in_(created)).order_by(Document.id))) \
+        if doc_ids or created else []
+    mine = graded.per_user.get(user_id, {"points": 0, "steps": [], "mistakes": 0})
+    adjustments = list(db.session.scalars(select(Adjustment).where(
+        Adjustment.run_id == run.id, Adjustment.user_id == user_id).order_by(Adjustment.id)))
+    group = db.session.get(Group, run.group_id) if run.group_id else None
+    assignment = db.session.get(Assignment, run.assignment_id) if run.assignment_id else None
+    return {
+        "run": run, "scenario": scenario_of(run), "grade": graded,
+        "student": db.session.get(User, user_id),
+        "classroom": assignment.classroom if assignment else None,
+        "group": group.number if group else None,
+        "roles": [s.role for s in run.seats if s.user_id == user_id],
+        "steps": [s for s in graded.steps if s.event and s.event.user_id == user_id],
+        "events": events, "documents": documents,
+        "mistakes": [e for e in events if not e.ok],
+        "points": tidy(mine["points"]), "adjustments": adjustments,
+        "total": tidy(mine["points"] + sum(a.points for a in adjustments)),
+        "reflection": db.session.scalar(select(Reflection).where(
+            Reflection.run_id == run.id, Reflection.user_id == user_id)),
+    }
