@@ -61,12 +61,12 @@ class RegisterForm(FlaskForm):
 @bp.route("/register", methods=["GET", "POST"])
 def register():
     """A student joins a class with its join code; the student number is the username."""
-    from ..models import Classroom, Enrollment
+    from ..classroom.work import classroom_by_code
+    from ..models import Enrollment
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
-        classroom = db.session.scalar(select(Classroom).where(
-            Classroom.join_code == form.join_code.data.strip().upper()))
+        classroom = classroom_by_code(form.join_code.data)
         number = form.student_no.data.strip()
         if classroom is None:
             form.join_code.errors.append(_("No class has this join code: ask your instructor."))
@@ -87,6 +87,29 @@ def register():
     elif form.is_submitted():
         status = 400
     return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/join", methods=["POST"])
+@login_required
+def join():
+    """A student who has an account joins one more class with its join code."""
+    from ..classroom import work
+    from ..errors import DomainError
+    classroom = work.classroom_by_code(request.form.get("join_code", ""))
+    home = redirect(url_for("main.home"))
+    if classroom is None:
+        flash(_("No class has this join code: ask your instructor."), "danger")
+        return home, 303
+    try:
+        joined = work.join(current_user, classroom)
+    except DomainError as error:
+        flash(error.message, "danger")
+        return home, 303
+    if joined:
+        flash(_("Welcome to %(name)s.", name=classroom.name), "success")
+    else:
+        flash(_("You are in %(name)s already.", name=classroom.name), "info")
+    return home
 
 
 @bp.route("/logout", methods=["POST"])

@@ -5,3 +5,7 @@ from flask import Blueprint
 bp = Blueprint("classroom", __name__, url_prefix="/classroom")
 
 from . import views  # noqa: E402,F401  (routes)
+from .home import classes_of  # noqa: E402  (after bp, like the routes)
+
+# The students' home page (lab/views.py) shows their classes with this.
+bp.add_app_template_global(classes_of, "student_classes")

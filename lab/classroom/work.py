@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from ..errors import InvalidInput, N_
 from ..extensions import db
-from ..models import Adjustment, Assignment, Reflection
+from ..models import Adjustment, Assignment, Classroom, Enrollment, Reflection
 from ..models.base import utcnow
 from ..runs import create_run
 
@@ -75,3 +75,24 @@ def mark_reflection(run_id: int, user_id: int, mark_text: str, comment: str) -> 
     reflection.mark, reflection.comment = mark, (comment or "").strip()[:2000]
     reflection.updated_at = utcnow()
     db.session.commit()
+
+
+def classroom_by_code(code: str) -> Classroom | None:
+    code = (code or "").strip().upper()
+    return db.session.scalar(select(Classroom).where(Classroom.join_code == code)) \
+        if code else None
+
+
+def join(user, classroom: Classroom) -> bool:
+    """Enrol a student in a class (self-registration with its join code). False when the
+    student was in it already."""
+    if user.is_instructor or user.is_admin:
+        raise InvalidInput(N_("Instructor accounts do not join classes as students."),
+                           "join_code")
+    exists = db.session.scalar(select(Enrollment.id).where(
+        Enrollment.classroom_id == classroom.id, Enrollment.user_id == user.id))
+    if exists:
+        return False
+    db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
+    db.session.commit()
+    return True

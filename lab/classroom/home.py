@@ -1,0 +1,36 @@
+"""What a student's home page shows of the classroom: each class they are in, their group and who
+plays which role in it, and the class's runs they hold a seat in (status, time left, seats)."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Assignment, Enrollment, User
+
+
+def classes_of(user_id: int, runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """`runs` are the home page's entries ({run, roles, left}). Returns one entry per class
+    (with its runs) and the runs that belong to no class of the user (practice runs)."""
+    enrollments = db.session.scalars(select(Enrollment).where(Enrollment.user_id == user_id)
+                                     .order_by(Enrollment.id.desc())).all()
+    assignment_ids = {e["run"].assignment_id for e in runs if e["run"].assignment_id}
+    class_of = dict(db.session.execute(
+        select(Assignment.id, Assignment.classroom_id)
+        .where(Assignment.id.in_(assignment_ids))).all()) if assignment_ids else {}
+    member_ids = {uid for e in enrollments if e.group for uid in (e.group.roles or {}).values()}
+    names = {u.id: u.display_name for u in db.session.scalars(
+        select(User).where(User.id.in_(member_ids)))} if member_ids else {}
+    classes, placed = [], set()
+    for enrollment in enrollments:
+        mine = [e for e in runs if class_of.get(e["run"].assignment_id) ==
+                enrollment.classroom_id]
+        placed.update(id(e) for e in mine)
+        team: dict[int, list[str]] = {}
+        if enrollment.group:
+            for role, uid in (enrollment.group.roles or {}).items():
+                team.setdefault(uid, []).append(role)
+        classes.append({
+            "classroom": enrollment.classroom, "group": enrollment.group, "runs": mine,
+            "team": [{"user_id": uid, "name": names.get(uid) or "?", "roles": roles,
+                      "me": uid == user_id} for uid, roles in team.items()]})
+    return classes, [e for e in runs if id(e) not in placed]
