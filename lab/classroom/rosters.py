@@ -21,6 +21,7 @@ HEADERS = {
     "email": {"邮箱", "e-mail", "email", "电子邮件"},
 }
 MAX_ROWS = 500
+HEADER_SEARCH = 5  # rows above the header (a title such as 电子商务2026级1班名单)
 
 
 @dataclass
@@ -64,6 +65,26 @@ def _cells(filename: str, data: bytes) -> list[list[str]]:
     raise TypeError("type")
 
 
+def _columns(row: list[str]) -> dict[str, int]:
+    header = [c.strip().lower().replace(" ", "").replace("\u3000", "") for c in row]
+    columns = {}
+    for key, names in HEADERS.items():
+        for i, title in enumerate(header):
+            if title in {n.replace(" ", "") for n in names} and key not in columns:
+                columns[key] = i
+    return columns
+
+
+def _header(cells: list[list[str]]) -> tuple[int, dict[str, int]]:
+    """The header row and its columns: the first row naming both 学号 and 姓名 within the first
+    HEADER_SEARCH rows (school rosters often start with a title line), else the first row."""
+    for i, row in enumerate(cells[:HEADER_SEARCH]):
+        columns = _columns(row)
+        if "student_no" in columns and "name" in columns:
+            return i, columns
+    return 0, _columns(cells[0])
+
+
 def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
     try:
         cells = _cells(filename, data)
@@ -77,27 +98,23 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
         cells.pop()  # blank rows at the end are not a problem
     if not cells:
         return [], [RosterProblem(0, N_("The file is empty."), {})]
-    header = [c.strip().lower() for c in cells[0]]
-    columns = {}
-    for key, names in HEADERS.items():
-        for i, title in enumerate(header):
-            if title in names:
-                columns[key] = i
+    start, columns = _header(cells)
     problems = []
     for key, title in (("student_no", "学号 / student number"), ("name", "姓名 / name")):
         if key not in columns:
-            problems.append(RosterProblem(1, N_("the column %(column)s is missing"),
+            problems.append(RosterProblem(start + 1, N_("the column %(column)s is missing"),
                                           {"column": title}))
     if problems:
         return [], problems
-    if len(cells) - 1 > MAX_ROWS:
+    if len(cells) - start - 1 > MAX_ROWS:
         return [], [RosterProblem(0, N_("At most %(max)s students per file."), {"max": MAX_ROWS})]
     rows, seen = [], {}
+
     def cell(cells_row, key):
         i = columns.get(key)
         return cells_row[i].strip() if i is not None and i < len(cells_row) else ""
 
-    for line, cells_row in enumerate(cells[1:], start=2):
+    for line, cells_row in enumerate(cells[start + 1:], start=start + 2):
         number, name, email = (cell(cells_row, k) for k in ("student_no", "name", "email"))
         if not any(cells_row):
             problems.append(RosterProblem(line, N_("the row is empty"), {}))
