@@ -337,3 +337,295 @@ def test_resent_instructor_forms_change_things_once(class_of_40):
     for _ in range(2):
         post(client, "/classroom/new", {"name": "二班", "request_key": "same-form-key-5"})
     assert db.session.query(Classroom).filter_by(name="二班").count() == 1
+
+
+# ---- rosters as schools write them ------------------------------------------------------------
+
+def test_a_roster_with_a_title_line_imports_and_counts_lines_as_the_file_does(teacher):
+    client, classroom = teacher
+    titled = [["电子商务2026级1班名单"], ["序号", "学 号", "姓名", "E-mail"],
+              [1, 20260001, "王芳", "wf@uni.edu"], [2, "20260002", "李雷", None]]
+    assert upload(client, classroom, "roster.xlsx", xlsx(titled)).status_code == 302
+    assert {u.username for u in db.session.scalars(db.select(User).where(
+        User.is_instructor.is_(False)))} == {"20260001", "20260002"}
+    bad = titled + [[3, "20260001", "重复", None]]
+    r = upload(client, classroom, "roster.xlsx", xlsx(bad))
+    assert r.status_code == 400
+    assert "line 5" in r.get_data(as_text=True)  # the fifth row of the file, as Excel numbers it
+
+
+def test_a_student_who_registered_late_is_moved_into_a_group(class_of_40, app):
+    client, classroom = class_of_40
+    late = make_user("late1")
+    db.session.add(Enrollment(classroom_id=classroom.id, user_id=late.id))
+    db.session.commit()
+    page = client.get(f"/classroom/{classroom.id}").get_data(as_text=True)
+    assert 'id="ungrouped"' in page and "Late1" in page
+    group = db.session.scalars(db.select(Group).order_by(Group.number)).first()
+    enrollment = db.session.scalar(db.select(Enrollment).where(Enrollment.user_id == late.id))
+    post(client, f"/classroom/{classroom.id}/move",
+         {"enrollment": str(enrollment.id), "group": str(group.id)})
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment.id).group_id == group.id
+
+
+# ---- grades: the exports carry the runs' numbers ---------------------------------------------
+
+def test_every_exported_number_is_the_grading_function_s(running, app):
+    client, classroom, assignment_id = running
+    from tests.conftest import play
+    runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
+    play(runs[0])                      # group 1 completes the scenario
+    play(runs[1], until="ship")        # group 2 is half way
+    sly = student_of(runs[1], "finance")
+    sly.name = "=1+2"                  # a name a spreadsheet would take for a formula
+    db.session.commit()
+    post(client, f"/classroom/run/{runs[1].id}/adjust",
+         {"points": "-3", "comment": "=HYPERLINK(\"x\") late"})
+    book = load_workbook(io.BytesIO(client.get(
+        f"/classroom/assignment/{assignment_id}/grades?format=xlsx").data))
+    students, groups = book["students"], book["groups"]
+    group_rows = list(groups.iter_rows(values_only=True))
+    header = list(group_rows[1])
+    by_group = {r[header.index("group")]: r for r in group_rows[2:]}
+    assert len(by_group) == 8
+    for run in runs:
+        graded = grade_run(db.session.get(Run, run.id))
+        number = db.session.get(Group, run.group_id).number
+        row = by_group[number]
+        adjustment = -3 if run.id == runs[1].id else 0
+        assert row[header.index("auto")] == graded.score
+        assert row[header.index("score")] == graded.score + adjustment
+        assert row[header.index("met")] == graded.met_count
+        assert row[header.index("mistakes")] == len(graded.mistakes)
+    assert by_group[1][header.index("score")] == by_group[1][header.index("max")]
+    assert by_group[2][header.index("comment")] == "(-3) =HYPERLINK(\"x\") late"
+    student_rows = list(students.iter_rows(values_only=True))
+    header = list(student_rows[1])
+    exported = {r[header.index("student_no")]: r for r in student_rows[2:]}
+    assert len(exported) == 40
+    for run in runs[:2]:
+        graded = grade_run(db.session.get(Run, run.id))
+        for seat in run.seats:
+            user = db.session.get(User, seat.user_id)
+            points = graded.per_user.get(user.id, {"points": 0})["points"]
+            assert exported[user.student_no][header.index("points")] == points
+    assert exported[sly.student_no][header.index("name")] == "'=1+2"
+    reader = list(csv.DictReader(io.StringIO(client.get(
+        f"/classroom/assignment/{assignment_id}/grades?format=csv").data.decode("utf-8-sig"))))
+    assert {r["student_no"]: float(r["points"]) for r in reader} == {
+        k: float(v[header.index("points")]) for k, v in exported.items()}
+
+
+def test_a_student_adjustment_is_kept_with_its_comment_on_the_sheet_and_report(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    post(client, f"/classroom/run/{run.id}/adjust",
+         {"points": "2.5", "comment": "帮助了第二组", "user": str(buyer.id)})
+    sheet = client.get(f"/classroom/assignment/{assignment_id}/grades").get_data(as_text=True)
+    assert "帮助了第二组" in sheet and "+2.5" in sheet
+    report = client.get(f"/classroom/run/{run.id}/report/{buyer.id}").get_data(as_text=True)
+    assert "帮助了第二组" in report and '<strong id="my-points">2.5</strong>' in report
+
+
+# ---- injections through the board ------------------------------------------------------------
+
+def inject(client, assignment_id, action, run=None, **fields):
+    data = {"action": action, **fields}
+    if run is not None:
+        data["run"] = str(run.id)
+    return post(client, f"/classroom/assignment/{assignment_id}/inject", data,
+                follow_redirects=True, headers={"Accept-Language": "en"})
+
+
+def test_each_injection_is_an_instructor_event_of_the_group_it_was_sent_to(running, app):
+    client, classroom, assignment_id = running
+    from tests.conftest import balance, play
+    runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
+    paid, received = runs[0], runs[1]
+    play(paid, until="confirm-payment")
+    play(received)
+    order = doc(paid, "order")
+    page = inject(client, assignment_id, "inject_payment_failure", paid, number=order.number)
+    assert "Injected into 1 runs" in page.get_data(as_text=True)
+    assert doc(paid, "order").payment == "unpaid" and balance(paid, "buyer") == "20000.00"
+    inject(client, assignment_id, "inject_return_request", received,
+           number=doc(received, "order").number, reason="包装破损")
+    assert doc(received, "return").state == "requested"
+    page = inject(client, assignment_id, "inject_notice", title="停电", body="仓库停电两小时")
+    assert "Injected into 8 runs" in page.get_data(as_text=True)
+    for action, count in (("inject_payment_failure", 1), ("inject_return_request", 1),
+                          ("inject_notice", 8)):
+        found = db.session.scalars(db.select(Event).where(Event.action == action)).all()
+        assert len(found) == count and all(e.actor == "instructor" for e in found)
+    # An order not paid yet cannot fail its payment: the group is named, nothing changes.
+    unpaid = runs[2]
+    play(unpaid, until="pay")
+    page = inject(client, assignment_id, "inject_payment_failure", unpaid, number="SO-0001")
+    assert "Group 3" in page.get_data(as_text=True)
+    assert doc(unpaid, "order").payment == "unpaid"
+    assert db.session.query(Event).filter_by(action="inject_payment_failure").count() == 1
+    replay = client.get(f"/classroom/run/{received.id}/replay",
+                        headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert replay.count("table-warning") == 2 and "包装破损" in replay  # return and notice
+
+
+def test_an_injection_names_a_run_of_this_assignment_only(running, app):
+    client, classroom, assignment_id = running
+    from tests.conftest import start_run
+    stranger = start_run("b2c-normal")
+    r = post(client, f"/classroom/assignment/{assignment_id}/inject",
+             {"action": "inject_stock_loss", "run": str(stranger.id), "sku": "TEA-250",
+              "qty": "5"})
+    assert r.status_code == 404
+    assert post(client, f"/classroom/assignment/{assignment_id}/inject",
+                {"action": "place_order"}).status_code == 400
+    assert db.session.query(Event).count() == 0
+
+
+# ---- the board ----------------------------------------------------------------------------
+
+def test_the_board_shows_progress_mistakes_who_is_next_and_only_clock_buttons_that_apply(
+        running, app):
+    client, classroom, assignment_id = running
+    from tests.conftest import play
+    runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
+    play(runs[0], until="ship")
+    supplier = student_of(runs[1], "supplier")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == supplier.id))
+    student = app.test_client()
+    login(student, supplier.username, password)
+    post(student, f"/run/{runs[1].id}/supplier/act/accept_order", {"doc": "1"})  # nothing yet
+    post(client, f"/classroom/assignment/{assignment_id}/clock",
+         {"op": "pause", "run": str(runs[2].id)})
+    html = client.get(f"/classroom/assignment/{assignment_id}/board?fragment=1",
+                      headers={"Accept-Language": "en"}).get_data(as_text=True)
+    rows = html.split("<tr data-group=")[1:]
+    first = next(r for r in rows if f'data-run="{runs[0].id}"' in r)
+    second = next(r for r in rows if f'data-run="{runs[1].id}"' in r)
+    third = next(r for r in rows if f'data-run="{runs[2].id}"' in r)
+    graded = grade_run(db.session.get(Run, runs[0].id))
+    assert f'<small class="progress-text">{graded.met_count}/7</small>' in first
+    warehouse = student_of(runs[0], "warehouse")
+    assert f"Warehouse: <span class=\"\">{warehouse.display_name}</span>" in first
+    assert 'text-danger fw-semibold">1</td>' in second  # the refused attempt
+    assert ">Pause</button>" in first and ">Start</button>" not in first
+    assert ">Resume</button>" in third and ">Pause</button>" not in third
+
+
+# ---- the students' side ----------------------------------------------------------------------
+
+def test_home_shows_the_class_the_group_the_team_and_the_time_left(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    home = student.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    group = db.session.get(Group, run.group_id)
+    assert classroom.name in home and f"Group {group.number}" in home
+    finance = student_of(run, "finance")
+    assert f"{finance.display_name}: Finance department" in home
+    assert "data-countdown=" in home and "Time left" in home
+    post(client, f"/classroom/assignment/{assignment_id}/clock", {"op": "pause"})
+    home = student.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "data-countdown=" not in home and "Paused by your instructor" in home
+
+
+def test_a_student_with_an_account_joins_another_class_with_its_code(running, app):
+    client, classroom, assignment_id = running
+    post(client, "/classroom/new", {"name": "选修班"})
+    other = db.session.scalar(db.select(Classroom).where(Classroom.name == "选修班"))
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    assert post(student, "/auth/join", {"join_code": "NOPE"}).status_code == 303
+    for _ in range(2):
+        post(student, "/auth/join", {"join_code": other.join_code.lower()})
+    assert db.session.query(Enrollment).filter_by(user_id=buyer.id).count() == 2
+    assert post(client, "/auth/join", {"join_code": other.join_code}).status_code == 303
+    assert db.session.query(Enrollment).filter_by(classroom_id=other.id).count() == 1
+
+
+def test_the_lab_report_lists_documents_and_refused_attempts(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    post(student, f"/run/{run.id}/buyer/act/place_order",
+         {"sku": "TEA-250", "qty": "2", "payment": "bank_transfer", "request_key": "y" * 12})
+    post(student, f"/run/{run.id}/buyer/act/pay_order", {"doc": doc(run, "order").id})
+    page = student.get(f"/classroom/run/{run.id}/report/{buyer.id}",
+                       headers={"Accept-Language": "en"}).get_data(as_text=True)
+    documents = page.split('id="report-documents"')[1].split("</table>")[0]
+    assert "SO-0001" in documents and "Order" in documents
+    events = page.split('id="report-events"')[1].split("</ul>")[0]
+    assert events.count('class="text-danger"') == 1 and "refused" in events
+
+
+# ---- authorization: every instructor action refuses students and other instructors -----------
+
+def test_no_instructor_action_is_open_to_a_student(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    password = db.session.scalar(db.select(Enrollment.initial_password).where(
+        Enrollment.user_id == buyer.id))
+    student = app.test_client()
+    login(student, buyer.username, password)
+    events_before = db.session.query(Event).count()
+    for url, data in (
+            ("/classroom/new", {"name": "x"}),
+            (f"/classroom/{classroom.id}/groups", {"size": "3"}),
+            (f"/classroom/{classroom.id}/roles", {"how": "rotate"}),
+            (f"/classroom/{classroom.id}/move", {"enrollment": "1", "group": ""}),
+            (f"/classroom/{classroom.id}/assign", {"scenario": "b2c-normal"}),
+            (f"/classroom/assignment/{assignment_id}/clock", {"op": "stop"}),
+            (f"/classroom/assignment/{assignment_id}/inject",
+             {"action": "inject_stock_loss", "sku": "TEA-250", "qty": "1"}),
+            (f"/classroom/run/{run.id}/adjust", {"points": "50", "comment": "me"}),
+            ("/classroom/instructors", {"username": "hacker", "password": "longpass1"})):
+        assert post(student, url, data).status_code == 403, url
+    for url in (f"/classroom/{classroom.id}/credentials",
+                f"/classroom/assignment/{assignment_id}/grades"):
+        assert student.get(url).status_code == 403, url
+    assert post(student, f"/classroom/run/{run.id}/report/{buyer.id}",
+                {"mark": "100", "comment": "self"}).status_code == 302  # saved as reflection
+    from lab.models import Assignment, Reflection
+    assert db.session.scalar(db.select(Reflection.mark)) is None
+    assert db.session.query(Event).count() == events_before
+    assert db.session.query(Classroom).count() == 1 and db.session.query(Assignment).count() == 1
+    assert {r.status for r in db.session.scalars(db.select(Run))} == {"running"}
+
+
+def test_another_instructor_cannot_act_on_this_class(running, app):
+    client, classroom, assignment_id = running
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    buyer = student_of(run, "buyer")
+    make_user("teacher2", is_instructor=True)
+    other = app.test_client()
+    login(other, "teacher2")
+    for url, data in (
+            (f"/classroom/{classroom.id}/groups", {"size": "3"}),
+            (f"/classroom/{classroom.id}/assign", {"scenario": "b2c-normal"}),
+            (f"/classroom/assignment/{assignment_id}/clock", {"op": "stop"}),
+            (f"/classroom/assignment/{assignment_id}/inject",
+             {"action": "inject_notice", "title": "x", "body": "y"}),
+            (f"/classroom/run/{run.id}/adjust", {"points": "5", "comment": "x"}),
+            (f"/classroom/run/{run.id}/report/{buyer.id}", {"mark": "1", "comment": ""})):
+        assert post(other, url, data).status_code == 404, url
+    for url in (f"/classroom/{classroom.id}/credentials",
+                f"/classroom/assignment/{assignment_id}/grades?format=xlsx",
+                f"/classroom/run/{run.id}/replay", f"/classroom/run/{run.id}/report/{buyer.id}"):
+        assert other.get(url).status_code == 404, url
+    assert db.session.query(Event).count() == 0 and db.session.query(Adjustment).count() == 0

@@ -143,6 +143,8 @@ def show(class_id):
     return render_template("classroom/class.html", classroom=classroom, roles=ROLES,
                            assignments=assignments, library=library(),
                            ungrouped=[e for e in classroom.enrollments if e.group_id is None],
+                           students=sorted(classroom.enrollments, key=lambda e: (
+                               e.user.student_no or "", e.user.username)),
                            members=groups.members)
 
 
