@@ -629,3 +629,15 @@ def test_another_instructor_cannot_act_on_this_class(running, app):
                 f"/classroom/run/{run.id}/replay", f"/classroom/run/{run.id}/report/{buyer.id}"):
         assert other.get(url).status_code == 404, url
     assert db.session.query(Event).count() == 0 and db.session.query(Adjustment).count() == 0
+
+
+def test_the_replay_marks_what_did_not_count(running, app):
+    client, classroom, assignment_id = running
+    from tests.conftest import act
+    run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
+    act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 3}],
+        payment="bank_transfer")  # the scenario checks for 2
+    replay = client.get(f"/classroom/run/{run.id}/replay",
+                        headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert replay.count(">not counted</span>") == 2  # the row and the legend
+    assert ">step 1</span>" not in replay

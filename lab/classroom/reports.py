@@ -21,6 +21,15 @@ def since_start(run: Run, at: datetime | None) -> str:
     return f"+{seconds // 60:02d}:{seconds % 60:02d}"
 
 
+def uncounted(graded, events: list[Event]) -> set[int]:
+    """Accepted events that did an action the scenario still expects but met no step (done out
+    of order, by another role or failing a check): the debrief explains these."""
+    waiting = {s.step.action for s in graded.steps if not s.met}
+    met = {s.event.id for s in graded.steps if s.event is not None}
+    return {e.id for e in events if e.ok and e.actor != "instructor" and e.id not in met
+            and e.action in waiting}
+
+
 def lab_report(run: Run, user_id: int) -> dict:
     graded = grade_run(run)
     events = list(db.session.scalars(select(Event).where(

@@ -389,7 +389,8 @@ def replay(run_id):
     graded = grade_run(run)
     met_by = {s.event.id: s.step for s in graded.steps if s.event is not None}
     return render_template("classroom/replay.html", run=run, events=events, lanes=lanes,
-                           met_by=met_by, group=_group_number(run), since=reports.since_start)
+                           met_by=met_by, uncounted=reports.uncounted(graded, events),
+                           group=_group_number(run), since=reports.since_start)
 
 
 @bp.route("/run/<int:run_id>/report/<int:user_id>", methods=["GET", "POST"])
