@@ -32,6 +32,6 @@ wanted=$(cat requirements*.txt | cksum)
 stamp=".venv/.installed-$(basename "$REQUIREMENTS")"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "Installing $REQUIREMENTS into .venv…"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+  .venv/bin/python -m pip install -qq --disable-pip-version-check -r "$REQUIREMENTS"
   echo "$wanted" > "$stamp"
 fi
