@@ -1,6 +1,7 @@
 """The instructor's classroom, through HTTP as an instructor and as students would use it."""
 import csv
 import io
+import re
 
 import pytest
 from openpyxl import Workbook, load_workbook
@@ -46,7 +47,9 @@ def test_import_a_40_student_xlsx_then_reimport_updates(teacher):
     assert r.status_code == 302
     assert db.session.query(Enrollment).count() == 40
     sheet = client.get(f"/classroom/{classroom.id}/credentials").get_data(as_text=True)
-    assert sheet.count("<code>2026") >= 40  # every username is on the credential sheet
+    assert len(set(re.findall(r"<code[^>]*>(2026\d{4})</code>", sheet))) == 40  # every login
+    passwords = [e.initial_password for e in db.session.scalars(db.select(Enrollment))]
+    assert all(len(p) == 8 and not set(p) & set("0O1lI-_") for p in passwords)  # easy to read
     changed = roster(40)
     changed[1][1] = "改名的学生"
     r = upload(client, classroom, "roster.xlsx", xlsx(changed))

@@ -143,6 +143,14 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
     return ([], problems) if problems else (rows, [])
 
 
+# Initial passwords are read off a printed sheet: no look-alikes (0/O, 1/l/I), no symbols.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def initial_password(length: int = 8) -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
+
+
 def import_roster(classroom, rows: list[Row]) -> dict:
     """Create or update the students and enrol them, in one transaction. Returns counts."""
     created = updated = 0
@@ -150,7 +158,7 @@ def import_roster(classroom, rows: list[Row]) -> dict:
         for row in rows:
             user = db.session.scalar(select(User).where(User.username == row.student_no))
             if user is None:
-                password = secrets.token_urlsafe(6)
+                password = initial_password()
                 user = User(username=row.student_no, student_no=row.student_no, name=row.name,
                             email=row.email)
                 user.set_password(password)
