@@ -1,11 +1,15 @@
 """Fixtures shared by every layer of tests.
 
 Every test that uses `app` runs on SQLite, and again on PostgreSQL when TEST_DATABASE_URL is set
-(CI sets it to the local server). PostgreSQL tests get a schema of their own per pytest worker
-and empty tables per test."""
+(CI sets it to the local server). On PostgreSQL each test process works in a schema of its own,
+created fresh from the models when the process starts (so a changed model never meets a stale
+table, and two test runs on one server never meet) and dropped when it ends; every test starts
+from empty tables."""
+import atexit
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask.globals import _cv_app
@@ -26,12 +30,66 @@ BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
 def _pg_url(worker: str = "") -> str:
-    """TEST_DATABASE_URL with the psycopg 3 driver (each worker gets its own schema)."""
+    """TEST_DATABASE_URL with the psycopg 3 driver."""
     url = PG_URL
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             url = "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+SCHEMA_PREFIX = "ecomlab_t"
+
+
+def _pg_schema() -> str:
+    """This test process's schema (xdist workers are processes: one each)."""
+    return f"{SCHEMA_PREFIX}{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_schema_ready = False
+
+
+def _prepare_pg_schema(engine) -> None:
+    """Once per process: a new, empty schema; schemas of finished local test processes go."""
+    global _schema_ready
+    if _schema_ready:
+        return
+    schema = _pg_schema()
+    local = urlsplit(PG_URL).hostname in (None, "", "localhost", "127.0.0.1", "::1")
+    with engine.begin() as conn:
+        if local:
+            names = conn.execute(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE "
+                                      ":prefix"), {"prefix": SCHEMA_PREFIX + "%"}).scalars()
+            for name in list(names):
+                pid = name.removeprefix(SCHEMA_PREFIX)
+                if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+                    conn.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    atexit.register(_drop_pg_schema, schema)
+    _schema_ready = True
+
+
+def _drop_pg_schema(schema: str) -> None:
+    from sqlalchemy import create_engine
+    engine = create_engine(_pg_url())
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    except Exception:  # the server may be gone already; the next run cleans up
+        pass
+    finally:
+        engine.dispose()
 
 
 def _config(backend: str, tmp_path: Path) -> dict:
@@ -43,10 +101,9 @@ def _config(backend: str, tmp_path: Path) -> dict:
     if backend == "sqlite":
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'lab.sqlite'}"
     else:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        config["SQLALCHEMY_DATABASE_URI"] = _pg_url(worker)
+        config["SQLALCHEMY_DATABASE_URI"] = _pg_url()
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            "connect_args": {"options": f"-csearch_path=ecomlab_{worker}"},
+            "connect_args": {"options": f"-csearch_path={_pg_schema()}"},
             "pool_pre_ping": True}
     return config
 
@@ -75,9 +132,7 @@ def app(request, tmp_path, monkeypatch):
     app.test_client_class = IsolatedClient
     with app.app_context():
         if request.param == "postgresql":
-            worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-            with db.engine.begin() as conn:
-                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS ecomlab_{worker}"))
+            _prepare_pg_schema(db.engine)
             db.create_all()
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
