@@ -1,6 +1,7 @@
 """The registry as a whole, without HTTP: every action is declared completely, and every shipped
 scenario, walked step by step, keeps the engine's promises at every step:
 
+- money is conserved (the sum of all accounts never changes) and no stock or balance is negative;
 - an action that does not fit yet is refused with a message naming what must come first, and
   following those refusals leads to something that can be done now (never a dead end);
 - each accepted action is exactly one event and changes documents of its own case only;
@@ -95,6 +96,7 @@ KNOWN_DRY_RUN_BUGS = {"forward_shortage": FORWARD_BUG}
 def _walk(slug):
     run = start_run(slug)
     steps = scenario_of(run).steps
+    money = sum(ledgers()[1])
     for k, step in enumerate(steps):
         cases = grade_run(run).case_ids()
         # Every later step that has its document already: possible, or refused naming first.
@@ -134,6 +136,9 @@ def _walk(slug):
             changed = {i for i in after_docs if after_docs[i] != before_docs.get(i)}
             assert changed or event.action in ("publish_product",), \
                 f"{event.action} changed no document"
+            stocks, balances = ledgers()
+            assert sum(balances) == money, f"{event.action} made or lost money"
+            assert min(stocks, default=0) >= 0 and min(balances) >= 0
             assert {after_docs[i][2] for i in changed} <= {event.case_id, None} or \
                 event.case_id is None, f"{event.action} changed another case's documents"
 
