@@ -156,7 +156,9 @@ def test_seven_students_carry_an_order_through_their_browsers(chromium, demo_ser
     assert order_state(server)[0] == ("placed", "unpaid")
 
     # Sales never reloads: the new order shows up by itself within 3 s of the checkout.
-    assert appears_by_itself(pages["supplier"], "accept_order") <= 3.0
+    took = appears_by_itself(pages["supplier"], "accept_order")
+    print(f"sales saw the order {took:.2f} s after the checkout")
+    assert took <= 3.0
     press(pages["supplier"], "accept_order")
     assert order_state(server)[0] == ("accepted", "unpaid")
 
@@ -166,7 +168,7 @@ def test_seven_students_carry_an_order_through_their_browsers(chromium, demo_ser
              ("logistics", "deliver_order", ("delivered", "confirmed")),
              ("buyer", "confirm_receipt", ("received", "confirmed"))]
     for role, action, expected in steps:
-        appears_by_itself(pages[role], action)
+        appears_by_itself(pages[role], action, seconds=10.0)
         press(pages[role], action)
         assert order_state(server)[0] == expected, action
 
