@@ -13,7 +13,7 @@ from ..engine import Actor, perform
 from ..engine.registry import REGISTRY
 from ..errors import N_, DomainError, NotAllowed
 from ..extensions import db
-from ..models import Document, Group, Product, Run
+from ..models import Document, Group, Product, Run, Seat, User
 from ..runs import grade_run, scenario_of
 
 INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
@@ -40,14 +40,17 @@ def board_rows(assignment) -> list[dict]:
     playing minutes. Bots of groups nobody watches get their turn here."""
     runs = list(assignment.runs)
     numbers = group_numbers(runs)
+    seats = db.session.execute(select(Seat.run_id, Seat.role, User).join(
+        User, User.id == Seat.user_id).where(Seat.run_id.in_(numbers))).all() if runs else []
     rows = []
     for run in runs:
         bots.maybe_tick(run)
         run = db.session.get(Run, run.id)
         graded = grade_run(run)
         holders: dict[str, list[str]] = {}
-        for seat in run.seats:
-            holders.setdefault(seat.role, []).append(seat.user.display_name)
+        for run_id, role, user in seats:
+            if run_id == run.id:
+                holders.setdefault(role, []).append(user.display_name)
         current = [{"step": s, "holder": ", ".join(holders.get(s.role, []))}
                    for s in graded.next_steps()]
         rows.append({"run": run, "group": numbers[run.id], "met": graded.met_count,

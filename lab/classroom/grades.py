@@ -43,9 +43,10 @@ def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
         seats.setdefault(seat.user_id, []).append(seat.role)
     marks = {r.user_id: r.mark for r in db.session.scalars(
         select(Reflection).where(Reflection.run_id == run.id))}
+    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(seats)))}
     rows = []
     for user_id, roles in seats.items():
-        user = db.session.get(User, user_id)
+        user = users[user_id]
         mine = graded.per_user.get(user_id, {"points": 0, "steps": [], "mistakes": 0})
         mine_adj = [a for a in adj if a.user_id == user_id]
         extra = sum(a.points for a in mine_adj)
@@ -62,11 +63,12 @@ def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
 
 
 def assignment_rows(assignment) -> tuple[list[dict], list[dict]]:
-    from ..models import Group
+    from .board import group_numbers
+    runs = list(assignment.runs)
+    numbers = group_numbers(runs)
     groups, students = [], []
-    for run in assignment.runs:
-        group = db.session.get(Group, run.group_id) if run.group_id else None
-        summary, rows = run_rows(run, group.number if group else None)
+    for run in runs:
+        summary, rows = run_rows(run, numbers[run.id])
         groups.append(summary)
         students.extend(rows)
     return groups, students
