@@ -8,16 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import (
-    Adjustment,
-    Assignment,
-    Document,
-    Event,
-    Group,
-    Reflection,
-    Run,
-    User,
-)
+from ..models import Adjustment, Assignment, Document, Event, Group, Reflection, Run, User
 from ..runs import grade_run, scenario_of
 from .grades import tidy
 
