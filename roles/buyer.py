@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from lab.engine import Actor, perform, registry
-from lab.errors import DomainError, InvalidInput
+from lab.errors import N_, DomainError, InvalidInput, NotFound
 from lab import once
 from lab.extensions import db
 from lab.models import Product
@@ -57,31 +57,34 @@ def cart():
     """Add to, change or empty the cart (kept in the session, per run)."""
     if g.readonly:
         return redirect(url_for("buyer.index"))
+    cart = _cart()
+    sku = request.form.get("sku", "").strip()
+    op = request.form.get("op")
+    qty = None
+    if op != "clear":
+        # Bad input re-renders the console with the reason and a 4xx; nothing changes.
+        product = db.session.scalar(db.select(Product).where(Product.run_id == g.run.id,
+                                                             Product.sku == sku))
+        if product is None or not product.published:
+            return console.index(error=NotFound(N_("There is no product %(sku)s in this mall."),
+                                                "sku", sku=sku), status=404)
+        if op != "remove":
+            try:
+                qty = QTY.parse(request.form.get("qty"))
+            except InvalidInput as error:
+                return console.index(error=error, status=error.status)
     if not once.claim():
         flash(_("Already done: this form was sent before."), "warning")
         return redirect(url_for("buyer.index", _anchor="cart"))
     db.session.commit()
-    cart = _cart()
-    sku = request.form.get("sku", "").strip()
-    if request.form.get("op") == "clear":
+    if op == "clear":
         _save_cart({})
         return redirect(url_for("buyer.index", _anchor="cart"))
-    product = db.session.scalar(db.select(Product).where(Product.run_id == g.run.id,
-                                                         Product.sku == sku))
-    if product is None or not product.published:
-        flash(_("There is no product %(sku)s in this mall.", sku=sku), "danger")
-        return redirect(url_for("buyer.index")), 303
-    if request.form.get("op") == "remove":
+    if op == "remove":
         cart.pop(sku, None)
     else:
-        try:
-            qty = QTY.parse(request.form.get("qty"))
-        except InvalidInput as error:
-            flash(error.message, "danger")
-            return redirect(url_for("buyer.index", _anchor="shop"))
-        cart[sku] = qty if request.form.get("op") == "set" else cart.get(sku, 0) + qty
-        if cart[sku] > registry.MAX_QTY:
-            cart[sku] = registry.MAX_QTY
+        cart[sku] = qty if op == "set" else cart.get(sku, 0) + qty
+        cart[sku] = min(cart[sku], registry.MAX_QTY)
     _save_cart(cart)
     flash(_("Cart updated: %(name)s × %(qty)s.", name=product.sku, qty=cart.get(sku, 0)),
           "success")

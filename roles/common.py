@@ -4,6 +4,7 @@ decides a business rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
                    url_for)
@@ -168,7 +169,9 @@ def parse_params(action: registry.Action, form) -> dict:
     for spec in action.inputs:
         if spec.kind == "lines":
             skus, qtys = form.getlist("sku"), form.getlist("qty")
-            lines = [{"sku": s, "qty": q} for s, q in zip(skus, qtys) if s.strip()]
+            # A product sent without its quantity reaches the engine (and is refused there).
+            lines = [{"sku": s, "qty": q} for s, q in zip_longest(skus, qtys, fillvalue="")
+                     if s.strip()]
             if lines:
                 params["lines"] = lines
         elif spec.name in form:

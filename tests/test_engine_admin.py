@@ -97,3 +97,24 @@ def test_students_cannot_inject(app):
     with pytest.raises(Forbidden):
         act(run, "buyer", "inject_stock_loss", sku="CUP-01", qty=1)
     assert db.session.query(Document).count() == 0 and stock(run, "CUP-01") == 40
+
+
+def test_an_injected_return_request_starts_a_return_on_a_delivered_order(app):
+    run = play(start_run("b2c-normal"), until="deliver")
+    with pytest.raises(NotAllowed) as refused:
+        inject(run, "inject_return_request", doc(run, "order"), reason="Box crushed")
+    assert refused.value.need.action == "deliver_order"
+    assert db.session.query(Document).filter_by(kind="return").count() == 0
+    act(run, "logistics", "deliver_order", doc(run, "shipment"))
+    inject(run, "inject_return_request", doc(run, "order"), reason="Box crushed")
+    ret = doc(run, "return")
+    assert (ret.state, ret.text, ret.amount_cents) == ("requested", "Box crushed", 17600)
+    assert ret.case_id == doc(run, "order").id
+
+
+def test_an_injected_notice_is_posted_and_marked_as_injected(app):
+    run = start_run("b2c-normal")
+    inject(run, "inject_notice", title="Typhoon", body="Deliveries are late today.")
+    notice = doc(run, "notice")
+    assert (notice.state, notice.text, notice.data["title"], notice.data["injected"]) == (
+        "posted", "Deliveries are late today.", "Typhoon", True)

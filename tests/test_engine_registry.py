@@ -167,7 +167,6 @@ def test_walking_a_scenario_keeps_the_engine_promises(app, slug):
     _walk(slug)
 
 
-@pytest.mark.xfail(strict=True, reason=COD_BUG)
 def test_confirming_cash_on_delivery_after_shipping_names_the_delivery(app):
     from tests.conftest import doc, play
     run = play(start_run("b2c-escrow-cod"), until="cod-deliver")
@@ -177,7 +176,6 @@ def test_confirming_cash_on_delivery_after_shipping_names_the_delivery(app):
     assert isinstance(refusal, NotAllowed) and refusal.need.action == "deliver_order"
 
 
-@pytest.mark.xfail(strict=True, reason=FORWARD_BUG)
 def test_the_dry_run_knows_a_shortage_was_forwarded(app):
     from tests.conftest import doc, play
     run = play(start_run("b2c-out-of-stock"), until="po")

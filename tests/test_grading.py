@@ -105,3 +105,16 @@ def test_regrading_is_reproducible():
     events = [ev(1, "place_order", "buyer"), ev(2, "accept_order", "supplier")]
     assert grade(SCENARIO, events, T0).to_json() == grade(SCENARIO, list(reversed(events)),
                                                           T0).to_json()
+
+
+def test_out_of_stock_grades_the_shortage_whether_forwarded_before_or_after_accepting():
+    from pathlib import Path
+    from lab.scenario import load_file
+    scenario = load_file(Path(__file__).resolve().parent.parent / "scenarios" /
+                         "b2c-out-of-stock.yaml")
+    events = [ev(1, "place_order", "buyer", qty=120),
+              ev(2, "forward_shortage", "supplier", qty=20),
+              ev(3, "accept_order", "supplier"),
+              ev(4, "create_purchase_order", "purchasing", qty=20)]
+    g = grade(scenario, events, started_at=T0)
+    assert [s.id for s in g.steps if s.met] == ["order", "accept", "shortage", "po"]

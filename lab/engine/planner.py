@@ -30,7 +30,7 @@ def _edges(kind: str, mode: str):
         if action.alternative or mode not in action.modes:
             continue
         if action.on == kind and action.to_state:
-            yield action, action.sources(mode), action.to_state
+            yield action, action.plan_sources(mode), action.to_state
         if action.also and action.also[0] == kind:
             yield action, action.also[1], action.also[2]
 

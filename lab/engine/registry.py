@@ -112,6 +112,9 @@ class Action:
     # States the document must be in: a tuple, or {mode: tuple} where B2B and B2C differ.
     from_states: tuple[str, ...] | dict = ()
     to_state: str | None = None
+    # States the planner may route through this action, when narrower than from_states (an
+    # action may accept a state only to refuse it with a gate's clearer message).
+    plan_from: dict | None = None
     inputs: tuple[Field, ...] = ()
     modes: tuple[str, ...] = ("b2c", "b2b")
     starts_case: bool = False
@@ -127,6 +130,11 @@ class Action:
         if isinstance(self.from_states, dict):
             return tuple(self.from_states.get(mode, ()))
         return self.from_states
+
+    def plan_sources(self, mode: str) -> tuple[str, ...]:
+        if self.plan_from is not None:
+            return tuple(self.plan_from.get(mode, ()))
+        return self.sources(mode)
 
     def parse(self, params: dict) -> dict:
         params = params or {}

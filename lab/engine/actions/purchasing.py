@@ -10,18 +10,23 @@ from ..registry import Field, register
 from .sales import ACTIVE, missing_stock
 
 
+def something_missing(ctx) -> None:
+    order = ctx.doc
+    if missing_stock(ctx, order):
+        return
+    if ctx.in_case("shortage"):
+        raise already_done(ctx.run.id, "forward_shortage", order) or NotAllowed(
+            N_("The shortage of %(number)s is already with purchasing."), number=order.number)
+    raise NotAllowed(N_("There is enough stock for %(number)s: nothing to forward."),
+                     number=order.number)
+
+
 @register("forward_shortage", "supplier", "order", from_states=ACTIVE,
           label=_l("Forward shortage to purchasing"),
-          inputs=(Field("qty", "int", required=False),))
+          inputs=(Field("qty", "int", required=False),), requires=(something_missing,))
 def forward_shortage(ctx):
     order = ctx.doc
     missing = missing_stock(ctx, order)
-    if not missing:
-        if ctx.in_case("shortage"):
-            raise already_done(ctx.run.id, "forward_shortage", order) or NotAllowed(
-                N_("The shortage of %(number)s is already with purchasing."), number=order.number)
-        raise NotAllowed(N_("There is enough stock for %(number)s: nothing to forward."),
-                         number=order.number)
     qty = ctx.values.get("qty")
     if qty is not None and len(missing) == 1:
         (lack,) = missing.values()

@@ -82,7 +82,8 @@ def payment_to_confirm(ctx) -> None:
     order = ctx.doc
     if order.payment == "unpaid":
         if order.payment_method == "cash_on_delivery":
-            raise need(ctx.run.id, order, "ship_order",
+            step = "deliver_order" if order.state == "shipped" else "ship_order"
+            raise need(ctx.run.id, order, step,
                        N_("%(number)s is cash on delivery: the money comes in when logistics "
                           "delivers it. First %(first_role)s must “%(first)s”."),
                        number=order.number)
@@ -159,6 +160,7 @@ def restock_next(ctx):
 
 @register("ship_order", "warehouse", "order",
           from_states={"b2c": ("accepted",), "b2b": ("accepted", "contracted", "signed")},
+          plan_from={"b2c": ("accepted",), "b2b": ("signed",)},
           to_state="shipped", label=_l("Ship"),
           requires=(contract_signed, payment_settled, stock_available))
 def ship_order(ctx):
