@@ -149,13 +149,6 @@ def test_invoice_carries_the_vat_once(app):
     assert count("invoice") == 1
 
 
-PLANNER_BUG = ("lab/engine/planner.py first_step walks the state graph ignoring gates: an "
-               "invoice asked for before the contract is signed (order 'contracted') is "
-               "refused with 'First Warehouse must Ship' (need ship_order), but an invoice "
-               "does not need shipping and shipping itself needs the signed contract: it should "
-               "name sign_contract")
-
-
 def test_an_invoice_before_the_contract_is_signed_names_the_signature(app):
     run = play(start_run("b2b-normal"), until="sign")
     with pytest.raises(NotAllowed) as refused:

@@ -75,22 +75,8 @@ def role_names(role: str) -> set[str]:
             {str(B2B_ROLE_LABELS[role])} if role in B2B_ROLE_LABELS else set())
 
 
-COD_BUG = ("lab/engine/actions/sales.py payment_to_confirm: finance confirming an unpaid "
-           "cash-on-delivery order that is already shipped is told 'first Warehouse must "
-           "Ship' (need ship_order, already done) instead of 'first Logistics must deliver' "
-           "(deliver_order)")
-# (scenario, before step, later step): refusals known to be wrong, each with its own
-# strict-xfail test below, so the walk stays strict everywhere else.
-KNOWN_BUGS = {("b2c-escrow-cod", "cod-deliver", "cod-confirm"): COD_BUG}
-
-
 # A second return of what is left of an order is a new request, not the same one twice.
 REPEATABLE = {"request_return"}
-FORWARD_BUG = ("lab/engine/actions/purchasing.py forward_shortage: its 'already forwarded' "
-               "refusal is raised inside the effect, not by a gate, so the dry run check() says "
-               "the action is still possible after it was done (the sales inbox keeps offering "
-               "it); only perform() refuses")
-KNOWN_DRY_RUN_BUGS = {"forward_shortage": FORWARD_BUG}
 
 
 def _walk(slug):
@@ -102,7 +88,7 @@ def _walk(slug):
         # Every later step that has its document already: possible, or refused naming first.
         for later in steps[k + 1:]:
             target = document_for(run, later, cases)
-            if target is False or (slug, step.id, later.id) in KNOWN_BUGS:
+            if target is False:
                 continue
             refusal = check(run, Actor(later.role, "bot"), later.action, target)
             if refusal is None:
@@ -155,8 +141,7 @@ def _walk(slug):
                 with force_locale("en"):
                     assert target.number in again.value.message, again.value.message
                     assert again.value.message.startswith("Already done"), again.value.message
-                if spec.name not in KNOWN_DRY_RUN_BUGS:
-                    assert isinstance(dry, AlreadyDone), (spec.name, dry)
+                assert isinstance(dry, AlreadyDone), (spec.name, dry)  # the dry run agrees
     graded = grade_run(run)
     assert graded.completed and not graded.mistakes
     return run
