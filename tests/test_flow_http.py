@@ -167,3 +167,13 @@ def test_place_order_takes_its_lines_as_repeated_sku_and_qty_fields(classroom):
     assert (order.amount_cents, order.payment_method) == (2 * 8800 + 3 * 3500, "escrow")
     page = c["buyer"].get(r.headers["Location"]).get_data(as_text=True)
     assert order.number in page
+
+
+def test_each_student_opens_their_own_console_and_only_theirs(classroom):
+    run, c = classroom
+    for role in ROLES:
+        own = c[role].get(f"/run/{run.id}/{role}/")
+        assert own.status_code == 200, role
+        other = next(r for r in ROLES if r != role)
+        assert c[role].get(f"/run/{run.id}/{other}/").status_code == 403, (role, other)
+        assert c[role].get(f"/run/{run.id}/{role}/live").status_code == 200, role
