@@ -18,6 +18,8 @@ def create_app(config: dict | None = None) -> Flask:
     from . import config as cfg
     app.config.update(cfg.from_environment(app.instance_path))
     app.config.update(config or {})
+    # Refuses to start a shared database without a real key (RuntimeError saying how).
+    app.config["SECRET_KEY"] = cfg.secret_key(app.config, app.instance_path, config or {})
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
@@ -38,7 +40,8 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=i18n.select_locale)
     Bootstrap5(app)
     from . import models  # noqa: F401  (registers the tables)
-    from . import engine  # noqa: F401  (declares the actions)
+    from . import engine, rules
+    engine.core.use_script(rules.Referee())  # scenario runs: the script's rules
 
 
 @event.listens_for(Engine, "connect")

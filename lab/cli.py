@@ -48,35 +48,32 @@ def autoplay_command(file, as_json):
     """Play a scenario headless, every role a bot; print the grade.
 
     Exit 0 when the run completed, 1 when it did not, 2 when the file is invalid."""
+    scenario = _load_or_exit(file)
+    result = autoplay(scenario)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+    sys.exit(0 if result["completed"] else 1)
+
+
+def _load_or_exit(file):
     from .scenario import ScenarioError, load_file
     try:
-        scenario = load_file(file)
+        return load_file(file)
     except ScenarioError as error:
         with force_locale(_cli_locale()):
             for line in error.lines():
                 click.echo(line, err=True)
         sys.exit(2)
-    with force_locale(_cli_locale()):
-        result = autoplay(scenario)
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        click.echo(f"{result['scenario']}: {'completed' if result['completed'] else 'NOT completed'}"
-                   f", score {result['score']} / {result['max_score']}")
-        for step in result["steps"]:
-            mark = "✓" if step["met"] else "✗"
-            click.echo(f"  {mark} {step['id']:<20} {step['role']:<11} {step['action']:<24} "
-                       f"{step['points']}/{step['max_points']}")
-        for line in result.get("stuck", []):
-            click.echo(f"  stuck: {line}")
-    sys.exit(0 if result["completed"] else 1)
 
 
-def autoplay(scenario) -> dict:
-    """Play a scenario in a private in-memory database with bots in every role."""
+def autoplay(scenario, moves: list | None = None) -> dict:
+    """Play a scenario in a private in-memory database with bots in every role (and, with
+    moves, the scripted student moves of `lab play`)."""
     from sqlalchemy.pool import StaticPool
 
-    from . import create_app
+    from . import create_app, headless
     from .extensions import db
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": "sqlite://",
@@ -86,50 +83,90 @@ def autoplay(scenario) -> dict:
     })
     with app.app_context():
         db.create_all()
-        return play_headless(scenario)
+        with force_locale(_cli_locale()):
+            if moves is None:
+                return headless.autoplay(scenario)
+            return headless.play(scenario, moves)
 
 
-def play_headless(scenario) -> dict:
-    """Play a scenario to its end in the current database, advancing the clock over at_minute
-    waits; return the grade as JSON (plus 'stuck': why unmet steps could not be done)."""
-    from . import bots
-    from .extensions import db
-    from .runs import create_run, grade_run
-    run = create_run(scenario, kind="autoplay", bot_delay=0, start=True)
-    for _ in range(500):
-        if bots.tick(run.id, ignore_delay=True):
+def _print_result(result) -> None:
+    click.echo(f"{result['scenario']}: {'completed' if result['completed'] else 'NOT completed'}"
+               f", score {result['score']} / {result['max_score']}")
+    for move in result.get("moves", []):
+        verdict = "accepted" if move["accepted"] else f"refused: {move['message']}"
+        click.echo(f"  move at {move['at']}: {move['as']} {move['action']} — {verdict}")
+    for step in result["steps"]:
+        mark = {"met": "✓", "missed": "✗", "skipped": "–"}.get(step["status"], "·")
+        reason = f"  {step['reason']}" if step.get("reason") else ""
+        click.echo(f"  {mark} {step['id']:<20} {step['role']:<11} {step['action']:<24} "
+                   f"{step['points']}/{step['max_points']}{reason}")
+    for loss in result.get("losses", []):
+        click.echo(f"  −{loss['points']}: {loss['reason']}")
+    for line in result.get("stuck", []):
+        click.echo(f"  stuck: {line}")
+
+
+MOVE_KEYS = {"at", "as", "action", "with", "on"}
+
+
+def read_moves(path, scenario) -> list[dict]:
+    """A MOVES file: a YAML list of {at, as, action, with?, on?}; every problem at once."""
+    import yaml
+
+    from .engine import registry
+    from .models.run import ROLES
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise click.BadParameter(f"{path}: cannot read it: {error}")
+    if not isinstance(data, list) or not data:
+        raise click.BadParameter(f"{path}: must be a non-empty YAML list of moves")
+    ids = {s.id for s in scenario.steps}
+    problems = []
+    for n, move in enumerate(data, 1):
+        if not isinstance(move, dict):
+            problems.append(f"move #{n}: must be a mapping {{at, as, action, with}}")
             continue
-        run = db.session.get(type(run), run.id)
-        graded = grade_run(run)
-        waits = [s.at_minute for s in graded.next_steps() if s.at_minute is not None]
-        elapsed = run.elapsed().total_seconds() / 60
-        later = [m for m in waits if m > elapsed]
-        if graded.completed or not later:
-            break
-        run.started_at -= timedelta(minutes=min(later) - elapsed + 0.01)
-        db.session.commit()
-    run = db.session.get(type(run), run.id)
-    graded = grade_run(run)
-    result = graded.to_json()
-    result["stuck"] = _why_stuck(run, graded)
-    return result
+        for key in move:
+            if key not in MOVE_KEYS:
+                problems.append(f"move #{n}: unknown field {key!r}")
+        if str(move.get("at")) not in ids:
+            problems.append(f"move #{n}: at: no step {move.get('at')!r} in {scenario.id}")
+        if move.get("as") not in (*ROLES, "instructor"):
+            problems.append(f"move #{n}: as: must be a role or instructor")
+        name = move.get("action")
+        if registry.get(name) is None and not (move.get("as") == "instructor"
+                                               and name in ("pause", "resume")):
+            problems.append(f"move #{n}: action: unknown action {name!r}")
+        if "with" in move and not isinstance(move["with"], dict):
+            problems.append(f"move #{n}: with: must be a mapping")
+        move["at"] = str(move.get("at"))
+    if problems:
+        raise click.BadParameter("\n".join(problems))
+    return data
 
 
-def _why_stuck(run, graded) -> list[str]:
-    from . import bots
-    from .engine import Actor, check, registry
-    lines = []
-    cases = graded.case_ids()
-    for step in graded.next_steps():
-        doc = bots.document_for(run, step, cases)
-        if doc is False:
-            lines.append(f"{step.id}: no document to {step.action} yet")
-            continue
-        params = bots.with_defaults(run, registry.get(step.action), doc, step.params)
-        refusal = check(run, Actor(step.role, "bot"), step.action, doc, params)
-        if refusal is not None:
-            lines.append(f"{step.id}: {refusal}")
-    return lines
+@lab_cli.command("play")
+@click.argument("scenario_file", type=click.Path(dir_okay=False))
+@click.argument("moves_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def play_command(scenario_file, moves_file, as_json):
+    """Play a scenario with scripted student moves (bots play everything else).
+
+    Exit 0 when the run completed, 1 when it did not, 2 when a file is invalid."""
+    scenario = _load_or_exit(scenario_file)
+    try:
+        moves = read_moves(moves_file, scenario)
+    except click.BadParameter as error:
+        click.echo(error.message, err=True)
+        sys.exit(2)
+    result = autoplay(scenario, moves)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+    sys.exit(0 if result["completed"] else 1)
 
 
 @lab_cli.command("demo")
@@ -162,3 +199,47 @@ def translations_command():
         cli.run(["pybabel", command, "-i", str(pot), "-d", str(TRANSLATIONS), "-l", lang,
                  "--no-wrap"])
     click.echo(f"Catalogs updated in {TRANSLATIONS}.")
+
+
+@lab_cli.command("create-admin")
+@click.argument("username")
+@click.option("--name", default="", help="Display name (default: the username).")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin instead of asking twice.")
+def create_admin_command(username, name, password_stdin):
+    """Create a lab admin (also an instructor): the first account of a class start.
+
+    Asks for the password twice (at least 8 characters). Exit 1 when the username is taken."""
+    from sqlalchemy import func, inspect, select
+
+    from .extensions import db
+    from .models import User
+    username = username.strip()
+    if not username or len(username) > 64:
+        click.echo("A username needs 1 to 64 characters.", err=True)
+        sys.exit(1)
+    if not inspect(db.engine).has_table(User.__tablename__):
+        click.echo("The database has no tables yet: run ./scripts/run.sh once, or "
+                   ".venv/bin/flask --app run db upgrade, then try again.", err=True)
+        sys.exit(1)
+    taken = db.session.scalar(select(User.username).where(
+        func.lower(User.username) == username.lower()))
+    if taken is not None:
+        click.echo(f"The username {taken!r} exists already: choose another one (the "
+                   f"existing account was not changed).", err=True)
+        sys.exit(1)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        click.echo("The password is too short: at least 8 characters. Nothing was created.",
+                   err=True)
+        sys.exit(1)
+    user = User(username=username, name=name.strip() or username, is_admin=True,
+                is_instructor=True)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(f"Created lab admin {user.username!r} ({user.name}), also an instructor: log in "
+               f"at /auth/login and create the instructors' accounts on /classroom/.")

@@ -1,7 +1,30 @@
 """The domain's errors. Each carries an untranslated message (marked with N_ for extraction) and
 its arguments, so it can be stored with a refused event and shown later in the reader's language,
-and the field it is about, so a view can put it beside the input."""
+and the field it is about, so a view can put it beside the input.
+
+Arguments are stored untranslated: a role or action as its key, a name as its {en, zh} mapping,
+money as Cents. This module imports nothing from the lab: the layer that knows the names
+(lab/engine/labels.py) plugs its translator in with use_translator()."""
+from typing import Callable
+
 from flask_babel import gettext
+
+
+class Cents(int):
+    """An amount of money in a message's arguments (stored as {"cents": n}, shown as 176.00)."""
+
+
+def _identity(_key: str, value):
+    return value
+
+
+_translate_arg: Callable = _identity
+
+
+def use_translator(translate: Callable) -> None:
+    """translate(key, stored value) -> what the reader sees (lab/engine/labels.py)."""
+    global _translate_arg
+    _translate_arg = translate
 
 
 def N_(msgid: str) -> str:  # marks a message for extraction; translated when shown
@@ -34,12 +57,16 @@ class DomainError(Exception):
         try:
             return self.message
         except Exception:  # outside an app context
-            return self.msg % {k: _plain(v) for k, v in self.args_.items()}
+            return self.msg % {k: _translate_arg(k, _plain(v)) for k, v in self.args_.items()}
 
 
 def _plain(value):
+    if isinstance(value, Cents):
+        return {"cents": int(value)}
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     return str(value)
 
 
@@ -48,8 +75,7 @@ def render(error: dict | None) -> str:
     state names it mentions as well."""
     if not error:
         return ""
-    from .engine.labels import translate_arg  # late: labels import the registry
-    args = {key: translate_arg(key, value) for key, value in (error.get("args") or {}).items()}
+    args = {key: _translate_arg(key, value) for key, value in (error.get("args") or {}).items()}
     try:
         message = gettext(error["msg"], **args)
     except (KeyError, ValueError, TypeError):

@@ -1,15 +1,34 @@
 """Grading: a pure function of (scenario, events). No database, no clock: the same inputs always
 give the same grade, so a run can be regraded from its stored scenario text and its event log.
 
-A step is met by the first unused accepted event with the step's action, performed after the
-step's dependencies were met, in the step's case, with its checks true."""
+Each accepted event (in log order) is matched to the first unresolved step with its action and
+role, in its case:
+
+- its dependencies resolved before it and its checks true: the step is **met** (its points);
+- its dependencies resolved but a check false: the step is **missed**, with the reason
+  ("Quantity should be 20, not 500"); the steps after it can still be met;
+- its dependencies not resolved yet: the step is **missed** as out of order, naming the step
+  that comes first;
+- no unresolved step wants it: a student's event is **not in the script** (listed, and it costs
+  `scoring.unscripted_penalty`).
+
+Checks compare with the world values noted on the event at its moment (`$shortfall`, …).
+An instructor's `mark_step` event resolves a step by hand: done (its points) or skipped (out of
+the maximum). A step is resolved when met, missed or skipped; the run is complete when every
+step is. Every point lost is a `Loss` with a reason a student can read (a stored message, shown
+in the reader's language by lab.errors.render)."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .scenario import COMPARISON, Scenario, Step
+from .errors import N_, render
+from .scenario import COMPARISON, Scenario, Step, world_ref
+
+# Events of people who are not playing: injections, the run's clock, marks.
+NOT_PLAYING = ("instructor", "system")
+MARK_STEP = "mark_step"
 
 
 @dataclass(frozen=True)
@@ -26,24 +45,55 @@ class EventView:
     params: dict = field(default_factory=dict)
     result: dict = field(default_factory=dict)
     error: dict | None = None
+    world: dict | None = None
 
     @classmethod
     def of(cls, event) -> "EventView":
         return cls(id=event.id, action=event.action, role=event.role, at=event.at, ok=event.ok,
                    case_id=event.case_id, user_id=event.user_id, actor=event.actor,
-                   params=event.params or {}, result=event.result or {}, error=event.error)
+                   params=event.params or {}, result=event.result or {}, error=event.error,
+                   world=getattr(event, "world", None))
+
+
+def message(msg: str, **args) -> dict:
+    """A reason, stored like a refusal: untranslated, shown in the reader's language."""
+    return {"msg": msg, "args": args}
 
 
 @dataclass
 class StepResult:
     step: Step
     met: bool = False
-    event: EventView | None = None
+    event: EventView | None = None  # the event that met or missed it
     points: float = 0
+    status: str = "pending"  # met | missed | skipped | pending
+    reason: dict | None = None  # why it was missed or skipped, or how it was marked
 
     @property
     def id(self) -> str:
         return self.step.id
+
+    @property
+    def resolved(self) -> bool:
+        return self.status != "pending"
+
+    @property
+    def reason_text(self) -> str:
+        return render(self.reason) if self.reason else ""
+
+
+@dataclass
+class Loss:
+    """Points lost, and why."""
+    points: float
+    reason: dict
+    kind: str  # step | mistake | unscripted | late
+    step_id: str | None = None
+    event: EventView | None = None
+
+    @property
+    def text(self) -> str:
+        return render(self.reason)
 
 
 @dataclass
@@ -52,29 +102,40 @@ class Grade:
     steps: list[StepResult]
     mistakes: list[EventView]
     started_at: datetime | None
-    finished_at: datetime | None  # when the last step was met, if all were
+    finished_at: datetime | None  # when the last step was resolved, if all were
     score: float
     max_score: float
     late_minutes: float
     penalty: float
     per_user: dict
+    unscripted: list[EventView] = field(default_factory=list)
+    losses: list[Loss] = field(default_factory=list)
 
     @property
     def completed(self) -> bool:
-        return all(s.met for s in self.steps)
+        return all(s.resolved for s in self.steps)
 
     @property
     def met_count(self) -> int:
         return sum(1 for s in self.steps if s.met)
 
+    @property
+    def resolved_count(self) -> int:
+        return sum(1 for s in self.steps if s.resolved)
+
+    def result(self, step_id: str) -> StepResult:
+        return next(s for s in self.steps if s.id == step_id)
+
     def next_steps(self) -> list[Step]:
-        """Steps not met whose dependencies are all met: what the run expects now."""
-        met = {s.id for s in self.steps if s.met}
-        return [s.step for s in self.steps if not s.met and all(d in met for d in s.step.deps)]
+        """Steps not resolved whose dependencies all are: what the run expects now."""
+        done = {s.id for s in self.steps if s.resolved}
+        return [s.step for s in self.steps
+                if not s.resolved and all(d in done for d in s.step.deps)]
 
     def case_ids(self) -> dict[str, int]:
+        """Case-starting step id → the case its event started."""
         return {s.id: s.event.case_id for s in self.steps
-                if s.met and s.step.starts_case and s.event is not None}
+                if s.resolved and s.step.starts_case and s.event is not None}
 
     def to_json(self) -> dict:
         return {
@@ -83,12 +144,20 @@ class Grade:
             "mistakes": len(self.mistakes), "penalty": self.penalty,
             "late_minutes": round(self.late_minutes, 2),
             "steps": [{"id": s.id, "action": s.step.action, "role": s.step.role,
-                       "met": s.met, "points": s.points, "max_points": s.step.points,
+                       "met": s.met, "status": s.status, "points": s.points,
+                       "max_points": s.step.points,
+                       "reason": render(s.reason) if s.reason else "",
                        "at": s.event.at.isoformat() if s.event else None,
                        "by_user": s.event.user_id if s.event else None,
                        "by": s.event.actor if s.event else None} for s in self.steps],
+            "losses": [{"points": loss.points, "kind": loss.kind, "step": loss.step_id,
+                        "reason": loss.text} for loss in self.losses],
+            "unscripted": [{"action": e.action, "role": e.role, "by_user": e.user_id}
+                           for e in self.unscripted],
         }
 
+
+# ---- checks ---------------------------------------------------------------------------------
 
 def _value(event: EventView, key: str):
     if key in event.result:
@@ -96,7 +165,24 @@ def _value(event: EventView, key: str):
     return event.params.get(key)
 
 
-def check_passes(expected, actual) -> bool:
+def resolve(expected, world: dict | None):
+    """A check's expected value with its world value filled in: "$shortfall" → 20,
+    ">=$shortage" → ">=20". None when the world value is unknown."""
+    name = world_ref(expected)
+    if name is not None:
+        return (world or {}).get(name)
+    if isinstance(expected, str) and "$" in expected:
+        match = COMPARISON.match(expected)
+        if match and match.group(2).startswith("$"):
+            value = (world or {}).get(match.group(2)[1:])
+            return None if value is None else f"{match.group(1)}{_num(value)}"
+    return expected
+
+
+def check_passes(expected, actual, world: dict | None = None) -> bool:
+    expected = resolve(expected, world)
+    if expected is None:
+        return False
     if isinstance(expected, str):
         match = COMPARISON.match(expected)
         if match:
@@ -117,38 +203,103 @@ def check_passes(expected, actual) -> bool:
     return str(expected).strip() == str(actual).strip()
 
 
+SYMBOLS = {">=": "≥ ", "<=": "≤ ", ">": "> ", "<": "< ", "==": "", "!=": "≠ "}
+
+
+def shown(expected, world: dict | None = None) -> str:
+    """What a check expects, for people: 20, ≥ 20, < 1500."""
+    value = resolve(expected, world)
+    if value is None:
+        return str(expected)
+    if isinstance(value, str):
+        match = COMPARISON.match(value)
+        if match:
+            return SYMBOLS[match.group(1)] + match.group(2)
+    return str(_num(value)) if isinstance(value, (int, float)) and not isinstance(
+        value, bool) else str(value)
+
+
+def failed_check(step: Step, values, world: dict | None) -> tuple[str, object, object] | None:
+    """The first check of a step that values (a mapping or an event) contradict:
+    (field, expected, actual), or None when all pass. Fields absent from a mapping are
+    skipped (they are checked later, on the result)."""
+    for key, expected in step.check.items():
+        if isinstance(values, EventView):
+            actual = _value(values, key)
+        elif key in values and values[key] is not None:
+            actual = values[key]
+        else:
+            continue
+        if not check_passes(expected, actual, world):
+            return key, expected, actual
+    return None
+
+
+def check_reason(step: Step, failure, world: dict | None) -> dict:
+    key, expected, actual = failure
+    if isinstance(actual, (int, float)) and not isinstance(actual, bool):
+        actual = _num(actual)
+    return message(N_("%(field)s should be %(expected)s, not %(actual)s (step %(number)s "
+                      "“%(action)s”)."), field=key, expected=shown(expected, world),
+                   actual="—" if actual is None else str(actual), number=step.number,
+                   action=step.action)
+
+
+def order_reason(scenario: Scenario, step: Step, resolved: set[str]) -> dict:
+    first = next(scenario.step(d) for d in step.deps if d not in resolved)
+    return message(N_("Out of order: step %(number)s “%(action)s” (%(role)s) comes first."),
+                   number=first.number, action=first.action, role=first.role)
+
+
+# ---- the grade --------------------------------------------------------------------------------
+
 def grade(scenario: Scenario, events: list[EventView], started_at: datetime | None = None,
           now: datetime | None = None) -> Grade:
     ordered = sorted(events, key=lambda e: e.id)
     results = {s.id: StepResult(s) for s in scenario.steps}
-    cases: dict[str, int] = {}  # case-starting step id → case id of the event that met it
-    used: set[int] = set()
-    met_at: dict[str, int] = {}  # step id → event id that met it
+    cases: dict[str, int] = {}  # case-starting step id → case id of the event that resolved it
+    resolved_at: dict[str, int] = {}  # step id → id of the event that resolved it
+    unscripted: list[EventView] = []
+
+    def resolve_step(result: StepResult, event: EventView, status: str, reason=None):
+        result.status, result.event, result.reason = status, event, reason
+        result.met = status == "met"
+        result.points = result.step.points if result.met else 0
+        resolved_at[result.id] = event.id
+        if result.step.starts_case and event.case_id is not None:
+            cases[result.id] = event.case_id
+
     for event in ordered:
         if not event.ok:
             continue
-        for step in scenario.steps:
-            result = results[step.id]
-            if result.met or event.id in used or step.action != event.action:
-                continue
-            if step.role and event.role and step.role != event.role:
-                continue
-            if not all(dep in met_at and met_at[dep] < event.id for dep in step.deps):
-                continue
-            if step.case is not None and not step.starts_case:
-                if step.case not in cases or cases[step.case] != event.case_id:
-                    continue
-            if not all(check_passes(v, _value(event, k)) for k, v in step.check.items()):
-                continue
-            result.met, result.event, result.points = True, event, step.points
-            used.add(event.id)
-            met_at[step.id] = event.id
-            if step.starts_case:
-                cases[step.id] = event.case_id
-            break
-    mistakes = [e for e in ordered if not e.ok and e.actor != "bot"]
+        if event.action == MARK_STEP:
+            _mark(results, event, resolve_step)
+            continue
+        if event.actor in NOT_PLAYING:
+            continue
+        candidates = [s for s in scenario.steps
+                      if not results[s.id].resolved and _fits(s, event, cases)]
+        if not candidates:
+            if event.actor == "student":
+                unscripted.append(event)
+            continue
+        in_order = [s for s in candidates
+                    if all(d in resolved_at and resolved_at[d] < event.id for d in s.deps)]
+        passing = [s for s in in_order if failed_check(s, event, event.world) is None]
+        if passing:
+            resolve_step(results[passing[0].id], event, "met")
+        elif in_order:
+            step = in_order[0]
+            resolve_step(results[step.id], event, "missed",
+                         check_reason(step, failed_check(step, event, event.world), event.world))
+        else:
+            step = candidates[0]
+            done = {d for d in resolved_at if resolved_at[d] < event.id}
+            resolve_step(results[step.id], event, "missed", order_reason(scenario, step, done))
+
     steps = [results[s.id] for s in scenario.steps]
-    completed = all(s.met for s in steps)
+    mistakes = [e for e in ordered if not e.ok and e.actor != "bot"]
+    completed = all(s.resolved for s in steps)
     finished = max((s.event.at for s in steps if s.event), default=None) if completed else None
     late = 0.0
     if scenario.time_limit_minutes and started_at:
@@ -156,24 +307,85 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
         over = (end - started_at).total_seconds() / 60 - scenario.time_limit_minutes
         late = max(0.0, over)
     late_penalty = math.ceil(late) * scenario.late_penalty_per_minute if late > 0 else 0
-    penalty = len(mistakes) * scenario.mistake_penalty + late_penalty
+    losses = _losses(scenario, steps, mistakes, unscripted, late, late_penalty)
+    penalty = (len(mistakes) * scenario.mistake_penalty + late_penalty
+               + len(unscripted) * scenario.unscripted_penalty)
     earned = sum(s.points for s in steps)
-    score = max(0.0, earned - penalty)
-    per_user: dict = {}
+    maximum = sum(s.step.points for s in steps if s.status != "skipped")
+    return Grade(scenario=scenario, steps=steps, mistakes=mistakes, started_at=started_at,
+                 finished_at=finished, score=_num(max(0.0, earned - penalty)),
+                 max_score=_num(maximum), late_minutes=late, penalty=_num(penalty),
+                 per_user=_per_user(scenario, steps, mistakes, unscripted),
+                 unscripted=unscripted, losses=losses)
+
+
+def _fits(step: Step, event: EventView, cases: dict[str, int]) -> bool:
+    if step.action != event.action:
+        return False
+    if step.role and event.role and step.role != event.role:
+        return False
+    if step.case is not None and not step.starts_case:
+        return cases.get(step.case) == event.case_id
+    return True
+
+
+def _mark(results: dict, event: EventView, resolve_step) -> None:
+    """An instructor resolved a step by hand: done (its points) or skipped (not counted)."""
+    result = results.get(str(event.params.get("step", "")))
+    if result is None or result.resolved:
+        return
+    verdict = event.params.get("verdict")
+    reason = message(N_("Marked %(verdict)s by the instructor: %(reason)s"),
+                     verdict=verdict, reason=event.params.get("reason") or "—")
+    resolve_step(result, event, "met" if verdict == "done" else "skipped", reason)
+
+
+def _losses(scenario, steps, mistakes, unscripted, late, late_penalty) -> list[Loss]:
+    losses = []
     for s in steps:
-        if s.event is not None and s.event.user_id is not None:
-            entry = per_user.setdefault(s.event.user_id, {"points": 0.0, "steps": [],
-                                                          "mistakes": 0})
-            entry["points"] += s.points
-            entry["steps"].append(s.id)
+        if s.status == "missed" and s.step.points:
+            losses.append(Loss(s.step.points, s.reason, "step", s.id, s.event))
+        elif s.status == "pending" and s.step.points:
+            losses.append(Loss(s.step.points, message(
+                N_("Step %(number)s “%(action)s” (%(role)s) was not done."),
+                number=s.step.number, action=s.step.action, role=s.step.role), "step", s.id))
+    if scenario.mistake_penalty:
+        for e in mistakes:
+            losses.append(Loss(scenario.mistake_penalty, e.error or message(
+                N_("A refused attempt.")), "mistake", None, e))
+    if scenario.unscripted_penalty:
+        for e in unscripted:
+            losses.append(Loss(scenario.unscripted_penalty, message(
+                N_("“%(action)s” is not in the script."), action=e.action), "unscripted",
+                None, e))
+    if late_penalty:
+        losses.append(Loss(late_penalty, message(
+            N_("%(minutes)s minutes over the time limit."), minutes=math.ceil(late)), "late"))
+    return losses
+
+
+def _per_user(scenario, steps, mistakes, unscripted) -> dict:
+    per_user: dict = {}
+
+    def entry(user_id):
+        return per_user.setdefault(user_id, {"points": 0.0, "steps": [], "mistakes": 0,
+                                             "missed": []})
+    for s in steps:
+        if s.event is None or s.event.user_id is None or s.event.actor != "student":
+            continue
+        if s.met:
+            entry(s.event.user_id)["points"] += s.points
+            entry(s.event.user_id)["steps"].append(s.id)
+        elif s.status == "missed":
+            entry(s.event.user_id)["missed"].append(s.id)
     for e in mistakes:
         if e.user_id is not None:
-            entry = per_user.setdefault(e.user_id, {"points": 0.0, "steps": [], "mistakes": 0})
-            entry["mistakes"] += 1
-            entry["points"] -= scenario.mistake_penalty
-    return Grade(scenario=scenario, steps=steps, mistakes=mistakes, started_at=started_at,
-                 finished_at=finished, score=_num(score), max_score=_num(scenario.max_score),
-                 late_minutes=late, penalty=_num(penalty), per_user=per_user)
+            entry(e.user_id)["mistakes"] += 1
+            entry(e.user_id)["points"] -= scenario.mistake_penalty
+    for e in unscripted:
+        if e.user_id is not None and scenario.unscripted_penalty:
+            entry(e.user_id)["points"] -= scenario.unscripted_penalty
+    return per_user
 
 
 def _num(value: float):

@@ -11,12 +11,13 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from . import bots, flowmap
-from .engine import Actor, check
 from .engine.labels import action_label, role_label
 from .extensions import db
 from .i18n import text
 from .models import Event, Run
 from .models.run import ROLES
+from .plan import plan
+from .rules import fill_in, world_values
 from .runs import create_run, grade_run, scenario_of
 from .scenario import ScenarioError, load_file
 
@@ -50,7 +51,7 @@ def index():
     progress = {}
     for run in runs:
         graded = grade_run(run)
-        progress[run.id] = (run, graded.met_count, len(graded.steps), graded.completed)
+        progress[run.id] = (run, graded.resolved_count, len(graded.steps), graded.completed)
     return render_template("practice/index.html", scenarios=library(), runs=progress.values(),
                            roles=ROLES)
 
@@ -87,14 +88,20 @@ def show_me(run_id, step_id):
     step = next((s for s in scenario_of(run).steps if s.id == step_id), None)
     if step is None:
         abort(404)
-    if bots.play_step(run, step):
-        flash(_("A bot did it for you: look at the history to see what happened."), "info")
+    move = bots.play_step(run, step)
+    if move is not None:
+        if move.gap:
+            flash(_("A bot did what had to come first: %(role)s — “%(action)s”. Look at the "
+                    "history to see what happened.", role=role_label(move.role, run.mode),
+                    action=action_label(move.action)), "info")
+        else:
+            flash(_("A bot did it for you: look at the history to see what happened."), "info")
     else:
         run = db.session.get(Run, run_id)
-        doc = bots.document_for(run, step, grade_run(run).case_ids())
-        refusal = check(run, Actor(step.role, "bot"), step.action, doc or None, None) \
-            if doc is not False else None
-        flash(refusal.message if refusal else _("Nothing to do for this step yet."), "warning")
+        blocked = dict((s.id, why) for s, why in plan(run).blocked)
+        why = blocked.get(step.id)
+        flash(why.message if why is not None else _("Nothing to do for this step yet."),
+              "warning")
     return redirect(target)
 
 
@@ -136,31 +143,39 @@ def _svg(run: Run):
 
 
 def guide(run: Run, role: str) -> dict:
-    """What the guide panel shows on a console: the next expected steps, who acts, what blocks
-    them, and the progress. Read-only."""
-    graded = grade_run(run)
+    """What the guide panel shows on a console: the steps the run expects now, who acts, what
+    the world needs first when a step cannot be done yet, the hint with the current numbers,
+    and the progress. Read from the plan, so it follows the world as it is. Read-only."""
+    planned = plan(run)
+    graded = planned.graded
     held = {seat.role for seat in run.seats if seat.user_id == current_user.id}
-    anyone = {seat.role for seat in run.seats}
+    anyone = run.held_roles()
     cases = graded.case_ids()
+    blocked = {step.id: why for step, why in planned.blocked}
+    waiting = {step.id for step in planned.waiting}
     rows = []
     for step in graded.next_steps():
-        if run.kind != "solo" and step.role != role:
+        moves = planned.for_step(step.id)
+        first = next((m for m in moves if m.gap), None)
+        if run.kind != "solo" and step.role != role and not (first and first.role == role):
             continue
-        doc = bots.document_for(run, step, cases)
-        refusal = None
-        if doc is not False:
-            refusal = check(run, Actor(step.role, "bot"), step.action, doc, None)
+        why = blocked.get(step.id)
+        hint = fill_in(text(step.hint), world_values(run, cases.get(step.case)))
         rows.append({
             "step": step, "role": step.role, "role_label": role_label(step.role, run.mode),
-            "action": action_label(step.action), "hint": text(step.hint),
+            "action": action_label(step.action), "hint": hint,
             "mine": step.role in held, "here": step.role == role,
             "bot": step.by == "bot" or step.role not in anyone,
-            "waiting": refusal.message if refusal is not None and getattr(
-                refusal, "need", None) is not None else None,
+            "first": {"role": first.role, "role_label": role_label(first.role, run.mode),
+                      "action": action_label(first.action),
+                      "number": first.doc.number if first.doc is not None else "",
+                      "mine": first.role in held} if first else None,
+            "timed": step.at_minute if step.id in waiting else None,
+            "waiting": why.message if why is not None else None,
         })
-    return {"steps": rows, "met": graded.met_count, "total": len(graded.steps),
-            "score": graded.score, "max": graded.max_score, "completed": graded.completed,
-            "solo": run.kind == "solo", "run": run}
+    return {"steps": rows, "met": graded.met_count, "resolved": graded.resolved_count,
+            "total": len(graded.steps), "score": graded.score, "max": graded.max_score,
+            "completed": graded.completed, "solo": run.kind == "solo", "run": run}
 
 
 @bp.app_context_processor

@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 from datetime import datetime
 
-from sqlalchemy import select
+from flask import g, has_request_context
+from sqlalchemy import func, select, update
 
 from .errors import N_, NotAllowed
 from .extensions import db
@@ -86,35 +87,75 @@ def seat(run: Run, user_id: int, role: str) -> None:
 
 
 # ---- the run's clock --------------------------------------------------------------------------
+# Each change of the clock is an event of the run's log (actor and role "instructor", by the
+# instructor who pressed the button): it raises run.last_event_id, so open consoles see it at
+# their next poll, and the replay shows it. Grading and the bots ignore these actions.
 
-def start(run: Run) -> None:
+CLOCK_ACTIONS = ("start_run", "pause_run", "resume_run", "finish_run")
+
+
+def _lock(run: Run) -> None:
+    """Take the lock perform() takes on the run's row (see lab/engine/core.py) and re-read the
+    run: an action in flight finishes first, and the status we check is the current one."""
+    db.session.execute(update(Run).where(Run.id == run.id)
+                       .values(last_event_id=Run.last_event_id)
+                       .execution_options(synchronize_session=False))
+    db.session.refresh(run)
+
+
+def _clock_event(run: Run, action: str, by: int | None, now: datetime) -> Event:
+    event = Event(run_id=run.id, at=now, user_id=by, actor="instructor", role="instructor",
+                  action=action, ok=True, params={}, result={})
+    db.session.add(event)
+    db.session.flush()
+    run.last_event_id = event.id  # the run's row is locked: no later event can exist
+    return event
+
+
+def start(run: Run, by: int | None = None) -> None:
+    _lock(run)
     if run.status != "ready":
         raise NotAllowed(N_("The run is %(status)s: only a run that is ready can start."),
                          status=run.status)
-    run.status, run.started_at = "running", utcnow()
+    now = utcnow()
+    run.status, run.started_at = "running", now
+    _clock_event(run, "start_run", by, now)
 
 
-def pause(run: Run) -> None:
+def pause(run: Run, by: int | None = None) -> None:
+    _lock(run)
     if run.status != "running":
         raise NotAllowed(N_("Only a running run can be paused."))
-    run.status, run.paused_at = "paused", utcnow()
+    now = utcnow()
+    run.status, run.paused_at = "paused", now
+    _clock_event(run, "pause_run", by, now)
 
 
-def resume(run: Run) -> None:
-    if run.status != "paused":
-        raise NotAllowed(N_("Only a paused run can be resumed."))
-    run.paused_seconds = (run.paused_seconds or 0) + (utcnow() - run.paused_at).total_seconds()
+def _unpause(run: Run, now: datetime) -> None:
+    run.paused_seconds = (run.paused_seconds or 0) + (now - run.paused_at).total_seconds()
     run.status, run.paused_at = "running", None
 
 
-def finish(run: Run) -> None:
+def resume(run: Run, by: int | None = None) -> None:
+    _lock(run)
+    if run.status != "paused":
+        raise NotAllowed(N_("Only a paused run can be resumed."))
+    now = utcnow()
+    _unpause(run, now)
+    _clock_event(run, "resume_run", by, now)
+
+
+def finish(run: Run, by: int | None = None) -> None:
+    _lock(run)
     if run.status == "finished":
         raise NotAllowed(N_("The run is already finished."))
+    now = utcnow()
     if run.status == "paused":
-        resume(run)
+        _unpause(run, now)  # the paused time does not count; one event: the finish
     if run.status == "ready":
-        run.started_at = run.started_at or utcnow()
-    run.status, run.finished_at = "finished", utcnow()
+        run.started_at = run.started_at or now
+    run.status, run.finished_at = "finished", now
+    _clock_event(run, "finish_run", by, now)
 
 
 # ---- grade --------------------------------------------------------------------------------------
@@ -132,3 +173,16 @@ def grade_run(run: Run, events: list[Event] | None = None, now: datetime | None 
         if run.started_at else None
     return grade(scenario_of(run), views, started_at=started,
                  now=run.finished_at or now or utcnow())
+
+
+def current_grade(run: Run) -> Grade:
+    """The grade as the run stands, computed once per request and run state: an inbox, the
+    guide and the rules ask it many times while rendering one page."""
+    if not has_request_context():
+        return grade_run(run)
+    last = db.session.scalar(select(func.max(Event.id)).where(Event.run_id == run.id))
+    cache = g.setdefault("_lab_grades", {})
+    key = (run.id, last)
+    if key not in cache:
+        cache[key] = grade_run(run)
+    return cache[key]

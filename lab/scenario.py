@@ -15,7 +15,15 @@ from .models.run import ROLES
 
 CASE_KINDLESS = {"membership", "certificate"}
 WORKFLOW_KEYS = {"accept_order", "finance_review"}
-COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|!=)\s*(-?\d+(?:\.\d+)?)\s*$")
+COMPARISON = re.compile(r"^\s*(>=|<=|>|<|==|!=)\s*(-?\d+(?:\.\d+)?|\$[a-z_]+)\s*$")
+# World values (second edition): quantities of the world at the moment of an action, in its case.
+WORLD_VALUES = ("ordered", "shortfall", "shortage", "purchased", "delivered", "order_total",
+                "returned", "return_total")
+WORLD_REF = re.compile(r"^\s*\$([a-z_]+)\s*$")
+WORLD_IN_TEXT = re.compile(r"\$([a-z_]+)")
+RULES = {"order": ("strict", "loose"), "checks": ("strict", "loose"),
+         "unscripted": ("allow", "refuse")}
+DEFAULT_RULES = {"order": "strict", "checks": "strict", "unscripted": "allow"}
 DEFAULT_BALANCE = 100_000.00  # buyer and company, when the file gives none
 DEFAULT_NAMES = {"company": {"en": "The company", "zh": "企业"},
                  "buyer": {"en": "The buyer", "zh": "买方"}}
@@ -104,6 +112,11 @@ class Scenario:
     mistake_penalty: float
     late_penalty_per_minute: float
     text: str = ""
+    rules: dict = field(default_factory=lambda: dict(DEFAULT_RULES))
+    unscripted_penalty: float = 0
+
+    def strict(self, rule: str) -> bool:
+        return self.rules.get(rule) == "strict"
 
     @property
     def max_score(self) -> float:
@@ -210,7 +223,7 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         c.add(_where("file"), "", N_("must be a YAML mapping (format, id, title, mode, world, script, …)"))
         return None, c.problems
     known_top = {"format", "id", "title", "mode", "summary", "objectives", "time_limit_minutes",
-                 "roles", "bots", "world", "script", "scoring"}
+                 "roles", "bots", "world", "script", "scoring", "rules"}
     for key in data:
         if key not in known_top:
             c.warn(_where("file"), str(key), N_("unknown field (ignored)"))
@@ -247,10 +260,11 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         c.add(_where("file"), "scoring", N_("must be a mapping"))
         scoring = {}
     for key in scoring:
-        if key not in ("mistake_penalty", "late_penalty_per_minute"):
+        if key not in ("mistake_penalty", "late_penalty_per_minute", "unscripted_penalty"):
             c.warn("scoring", str(key), N_("unknown field (ignored)"))
         else:
             c.number(scoring[key], "scoring", key)
+    rules = _check_rules(c, data.get("rules"))
     if c.errors:
         return None, c.problems
     return Scenario(id=slug, title=data["title"], mode=mode, summary=data.get("summary"),
@@ -258,7 +272,38 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
                     world=world, steps=steps,
                     mistake_penalty=float(scoring.get("mistake_penalty", 0) or 0),
                     late_penalty_per_minute=float(scoring.get("late_penalty_per_minute", 0) or 0),
-                    text=text), c.problems  # warnings only
+                    unscripted_penalty=float(scoring.get("unscripted_penalty", 0) or 0),
+                    rules=rules, text=text), c.problems  # warnings only
+
+
+def _check_rules(c, raw) -> dict:
+    """`rules` (second edition): order and checks strict or loose, unscripted allow or refuse."""
+    rules = dict(DEFAULT_RULES)
+    if raw is None:
+        return rules
+    if not isinstance(raw, dict):
+        c.add(_where("file"), "rules", N_("must be a mapping (order, checks, unscripted)"))
+        return rules
+    for key, value in raw.items():
+        if key not in RULES:
+            c.warn("rules", str(key), N_("unknown field (ignored)"))
+            continue
+        value = str(value).strip().lower()
+        if value not in RULES[key]:
+            c.add("rules", str(key), N_("must be %(choices)s (got %(value)r)"),
+                  choices=" or ".join(RULES[key]), value=raw[key])
+        else:
+            rules[key] = value
+    return rules
+
+
+def world_ref(value) -> str | None:
+    """The world value a check or input names ("$shortfall" → "shortfall"), or None."""
+    if isinstance(value, str):
+        match = WORLD_REF.match(value)
+        if match:
+            return match.group(1)
+    return None
 
 
 def load(text: str, filename: str = "") -> Scenario:
@@ -428,6 +473,15 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
                     not COMPARISON.match(value):
                 c.add(where, f"check.{key}", N_("bad comparison %(value)r (use \">=20\", \"<5\", …)"),
                       value=value)
+            _check_world_names(c, where, f"check.{key}", value)
+        hint = raw.get("hint")
+        for text_value in (hint.values() if isinstance(hint, dict) else [hint]):
+            if isinstance(text_value, str):
+                for ref in WORLD_IN_TEXT.findall(text_value):
+                    if ref not in WORLD_VALUES:
+                        c.warn(where, "hint", N_("$%(name)s is not a world value: it is shown as "
+                                                 "written (world values: %(names)s)"),
+                               name=ref, names=", ".join(WORLD_VALUES))
         after = raw.get("after")
         if after is not None:
             if isinstance(after, str):
@@ -480,6 +534,18 @@ def _check_cycles(c, steps: list[Step]) -> None:
             return
 
 
+def _check_world_names(c, where, fld, value) -> None:
+    if not isinstance(value, str) or "$" not in value:
+        return
+    for name in WORLD_IN_TEXT.findall(value):
+        if name not in WORLD_VALUES:
+            c.add(where, fld, N_("unknown world value $%(name)s (world values: %(names)s)"),
+                  name=name, names=", ".join(WORLD_VALUES))
+    if not COMPARISON.match(value) and world_ref(value) is None:
+        c.add(where, fld, N_("bad world value %(value)r (use \"$shortfall\" or \">=$shortage\")"),
+              value=value)
+
+
 def _check_params(c, where, action, params, skus, vendors) -> None:
     for key, value in params.items():
         spec = action.input(key)
@@ -487,6 +553,12 @@ def _check_params(c, where, action, params, skus, vendors) -> None:
             c.add(where, f"with.{key}", N_("%(name)s takes no %(key)r (it takes: %(takes)s)"),
                   name=action.name, key=key,
                   takes=", ".join(f.name for f in action.inputs) or "-")
+            continue
+        if isinstance(value, str) and "$" in value and spec.kind in ("int", "money"):
+            _check_world_names(c, where, f"with.{key}", value)
+            if world_ref(value) is None:
+                c.add(where, f"with.{key}", N_("an input takes one world value such as "
+                                               "\"$shortfall\", not a comparison"))
             continue
         try:
             parsed = spec.parse(value)

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from flask_babel import force_locale
 
-from lab.bots import document_for, play_step
+from lab.bots import play_step
+from lab.plan import document_for
 from lab.engine import Actor, check, perform, planner, registry
 from lab.engine.labels import ROLE_LABELS, B2B_ROLE_LABELS, STATE_LABELS
 from lab.errors import AlreadyDone, NotAllowed

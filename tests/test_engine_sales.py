@@ -370,14 +370,7 @@ def test_review_before_receipt_names_what_comes_first(app, english):
     assert refused.value.need.action == "confirm_receipt"
 
 
-LOCALE_BUG = ("lab/engine/core.py Context.transfer (and Context.stock, already_done's _who): "
-              "the names in a refusal (party, product, who did it) are put into its arguments "
-              "already translated in the language of the person refused, so the stored refusal "
-              "shown later in another language (grade page, replay) mixes languages: an English "
-              "reader sees '林伟 has only …'")
 
-
-@pytest.mark.xfail(strict=True, reason=LOCALE_BUG)
 def test_a_refusal_stored_in_chinese_reads_in_english_later(app):
     from lab.errors import render
     run = start_run("b2c-escrow-cod")  # the buyer (林伟 / Lin Wei) has 3,000.00

@@ -27,9 +27,9 @@ scoring: {mistake_penalty: 2, late_penalty_per_minute: 1}
 """)
 
 
-def ev(n, action, role, minute=0, ok=True, case=1, user=None, **result):
+def ev(n, action, role, minute=0, ok=True, case=1, user=None, world=None, **result):
     return EventView(id=n, action=action, role=role, at=T0 + timedelta(minutes=minute), ok=ok,
-                     case_id=case, user_id=user, actor="student", result=result)
+                     case_id=case, user_id=user, actor="student", result=result, world=world)
 
 
 def test_all_steps_in_order_earn_full_marks_per_student():
@@ -43,13 +43,19 @@ def test_all_steps_in_order_earn_full_marks_per_student():
     assert g.finished_at == T0 + timedelta(minutes=4)
 
 
-def test_out_of_order_event_does_not_meet_its_step_but_a_later_one_does():
+def test_an_out_of_order_event_misses_its_step_with_the_step_that_comes_first():
     events = [ev(1, "place_order", "buyer"), ev(2, "forward_shortage", "supplier", qty=3),
               ev(3, "accept_order", "supplier"), ev(4, "forward_shortage", "supplier", qty=3)]
     g = grade(SCENARIO, events, started_at=T0)
-    met = {s.id: s.event.id if s.event else None for s in g.steps}
-    assert met == {"order": 1, "accept": 3, "shortage": 4, "po": None}
+    status = {s.id: (s.status, s.event.id if s.event else None) for s in g.steps}
+    assert status == {"order": ("met", 1), "accept": ("met", 3), "shortage": ("missed", 2),
+                      "po": ("pending", None)}
+    reason = g.result("shortage").reason  # stored untranslated, shown in the reader's language
+    assert reason["args"] == {"number": 2, "action": "accept_order", "role": "supplier"}
+    assert reason["msg"].startswith("Out of order: step %(number)s")
+    assert [e.id for e in g.unscripted] == [4]  # the second forwarding meets no step
     assert not g.completed and [s.id for s in g.next_steps()] == ["po"]
+    assert [(loss.points, loss.step_id) for loss in g.losses] == [(10, "shortage"), (10, "po")]
 
 
 def test_wrong_role_does_not_count():
@@ -113,8 +119,8 @@ def test_out_of_stock_grades_the_shortage_whether_forwarded_before_or_after_acce
     scenario = load_file(Path(__file__).resolve().parent.parent / "scenarios" /
                          "b2c-out-of-stock.yaml")
     events = [ev(1, "place_order", "buyer", qty=120),
-              ev(2, "forward_shortage", "supplier", qty=20),
+              ev(2, "forward_shortage", "supplier", qty=20, world={"shortfall": 20}),
               ev(3, "accept_order", "supplier"),
-              ev(4, "create_purchase_order", "purchasing", qty=20)]
+              ev(4, "create_purchase_order", "purchasing", qty=20, world={"shortage": 20})]
     g = grade(scenario, events, started_at=T0)
     assert [s.id for s in g.steps if s.met] == ["order", "accept", "shortage", "po"]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func
 
-from lab.cli import play_headless
+from lab.headless import autoplay as play_headless
 from lab.extensions import db
 from lab.models import Document, Event, Party, Product, StockMove, Transfer
 from lab.scenario import load_file

@@ -7,12 +7,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import g, has_request_context
+from typing import Protocol
+
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from ..errors import AlreadyDone, Busy, DomainError, Forbidden, InvalidInput, NotAllowed, NotFound, N_
+from ..errors import (N_, AlreadyDone, Busy, Cents, DomainError, Forbidden, InvalidInput,
+                      NotAllowed, NotFound)
 from ..extensions import db
 from ..models import Document, Event, Party, Product, Run, Seat, StockMove, Transfer
 from ..models.base import utcnow
@@ -21,6 +23,32 @@ from . import planner, registry
 
 log = logging.getLogger(__name__)
 SECRET_PARAMS = {"password"}
+
+
+class Script(Protocol):
+    """What a layer above the engine adds to perform() in a scenario run: the run's script.
+    The engine asks it through this interface and never imports it (lab/rules.py provides it).
+
+    before(): after the world's own checks, before any effect; raises a DomainError to refuse,
+    and may note on ctx.world what grading needs to know of the moment (world values). With
+    ctx.dry (a dry run) it must not depend on effects. after(): after the effects, inside the
+    transaction; a DomainError there refuses and rolls everything back. explain(): names the
+    script's step for a refusal whose `need` says what must come first."""
+
+    def before(self, ctx: "Context") -> None: ...
+
+    def after(self, ctx: "Context", result: dict) -> None: ...
+
+    def explain(self, run: Run, error: NotAllowed) -> None: ...
+
+
+_script: Script | None = None
+
+
+def use_script(script: Script | None) -> None:
+    """Plug the scenario layer in (the app factory does it); None: the world's rules only."""
+    global _script
+    _script = script
 
 
 @dataclass(frozen=True)
@@ -41,6 +69,8 @@ class Context:
     now: datetime = field(default_factory=utcnow)
     created: list = field(default_factory=list)
     case_id: int | None = None
+    dry: bool = False  # a dry run: checks only, no effects
+    world: dict | None = None  # what the script noted of the world at the moment of the action
 
     # ---- documents -------------------------------------------------------------------------
     def new_document(self, cls, *, case_id: int | None = None, **fields) -> Document:
@@ -98,10 +128,11 @@ class Context:
             .execution_options(synchronize_session=False)).rowcount
         if debited != 1:
             db.session.refresh(source)
-            from ..i18n import money, text
+            # Names go into the refusal as their {en, zh} mapping and amounts as cents: it is
+            # stored, and read later in whatever language the reader has.
             raise NotAllowed(N_("%(party)s has only %(balance)s in the bank: %(amount)s is needed."),
-                             party=text(source.name), balance=money(source.balance_cents),
-                             amount=money(cents))
+                             party=source.name, balance=Cents(source.balance_cents),
+                             amount=Cents(cents))
         db.session.execute(update(Party).where(Party.id == target.id)
                            .values(balance_cents=Party.balance_cents + cents)
                            .execution_options(synchronize_session=False))
@@ -124,10 +155,9 @@ class Context:
                                    .execution_options(synchronize_session=False)).scalar()
         if after is None:
             db.session.refresh(product)
-            from ..i18n import text
             raise NotAllowed(N_("Only %(stock)s of %(product)s in stock: %(qty)s are needed. "
                                 "Sales forwards the shortage to purchasing."),
-                             stock=product.stock, product=text(product.name), qty=-delta)
+                             stock=product.stock, product=product.name, qty=-delta)
         db.session.expire(product)
         db.session.add(StockMove(run_id=self.run.id, product_id=product.id, qty=delta,
                                  stock_after=after, reason=reason,
@@ -181,32 +211,11 @@ def _check(ctx: Context) -> None:
     try:
         _check_state_and_gates(ctx)
     except NotAllowed as error:
-        if error.need is not None:
-            error.step = _script_step(ctx.run, error.need)
+        if error.need is not None and _script is not None:
+            _script.explain(ctx.run, error)
         raise
-
-
-def _script_step(run: Run, need) -> dict | None:
-    """In a scenario run, the step of the script that performs what must come first."""
-    from ..runs import grade_run, scenario_of  # late: runs reads the engine's models
-    steps = [s for s in scenario_of(run).steps if s.action == need.action]
-    if len(steps) > 1:
-        unmet = {s.id for s in _request_grade(run, grade_run).steps if not s.met}
-        steps = [s for s in steps if s.id in unmet] or steps
-    if not steps:
-        return None
-    return {"number": steps[0].number, "id": steps[0].id}
-
-
-def _request_grade(run: Run, grade_run):
-    """One grading per request and run state: an inbox checks many rows against it."""
-    if not has_request_context():
-        return grade_run(run)
-    cache = g.setdefault("_lab_grades", {})
-    key = (run.id, run.last_event_id)
-    if key not in cache:
-        cache[key] = grade_run(run)
-    return cache[key]
+    if _script is not None:
+        _script.before(ctx)
 
 
 def _check_state_and_gates(ctx: Context) -> None:
@@ -232,15 +241,14 @@ def already_done(run_id: int, name: str, doc: Document) -> AlreadyDone | None:
                        time=done.at.strftime("%H:%M:%S"))
 
 
-def _who(event: Event) -> str:
-    from flask_babel import gettext
-
-    from .labels import role_label
+def _who(event: Event):
+    """Who did an event, for a stored refusal: a person's name, or a role key (translated when
+    shown)."""
     if event.actor == "bot":
-        return gettext("%(role)s (bot)", role=role_label(event.role))
+        return {"bot": event.role}
     if event.user is not None:
         return event.user.display_name
-    return role_label(event.role or "")
+    return {"role": event.role or ""}
 
 
 def check(run: Run, actor: Actor, name: str, doc: Document | None = None,
@@ -249,9 +257,26 @@ def check(run: Run, actor: Actor, name: str, doc: Document | None = None,
     None the inputs are not checked (is the action possible at all, whatever the form says?)."""
     try:
         ctx = _load(run.id, name, doc.id if doc else None, actor, params)
+        ctx.dry = params is None
         _check(ctx)
     except DomainError as error:
         return error
+    return None
+
+
+def trial(run: Run, actor: Actor, name: str, doc: Document | None = None,
+          params: dict | None = None) -> DomainError | None:
+    """A dry run with the effects: the action is performed in a savepoint that is rolled back,
+    so a refusal that only the effect can tell (and the script's checks on results) shows.
+    It takes the run's write lock until the caller's transaction ends: for tests and headless
+    play, not for pages."""
+    nested = db.session.begin_nested()
+    try:
+        _perform_once(run.id, actor, name, doc.id if doc else None, dict(params or {}), None)
+    except DomainError as error:
+        return error
+    finally:
+        nested.rollback()
     return None
 
 
@@ -273,7 +298,7 @@ def perform(run: Run | int, actor: Actor, name: str, document: Document | int | 
         except DomainError as error:
             db.session.rollback()
             if record_refusal and not isinstance(error, AlreadyDone):
-                _record_refusal(run_id, actor, name, doc_id, params, error)
+                _record_refusal(run_id, actor, name, doc_id, params, error, request_key)
             raise
         except (StaleDataError, IntegrityError, OperationalError) as error:
             db.session.rollback()
@@ -301,6 +326,8 @@ def _perform_once(run_id, actor, name, doc_id, params, request_key) -> Event:
         else:
             ctx.move(ctx.doc)  # still bump the version: one action at a time per document
     result = ctx.action.effect(ctx) or {}
+    if _script is not None:
+        _script.after(ctx, result)
     if ctx.action.starts_case and ctx.created:
         ctx.case_id = ctx.created[0].case_id
     if ctx.created and "number" not in result:
@@ -309,7 +336,8 @@ def _perform_once(run_id, actor, name, doc_id, params, request_key) -> Event:
                   role=ctx.action.role, action=name, document_id=doc_id,
                   case_id=ctx.case_id if ctx.case_id is not None else (
                       ctx.created[0].case_id if ctx.created else None),
-                  params=_public(ctx.values), result=result, ok=True, request_key=request_key)
+                  params=_public(ctx.values), result=result, ok=True, request_key=request_key,
+                  world=ctx.world)
     db.session.add(event)
     db.session.flush()
     db.session.execute(update(Run).where(Run.id == run_id).values(last_event_id=event.id)
@@ -332,23 +360,34 @@ def _is_lock_error(error: OperationalError) -> bool:
     return "locked" in text or "busy" in text or "deadlock" in text
 
 
-def _record_refusal(run_id, actor, name, doc_id, params, error: DomainError) -> None:
-    """A refused attempt is an event too (grading counts mistakes); never for a bot."""
+def _record_refusal(run_id, actor, name, doc_id, params, error: DomainError,
+                    request_key: str | None = None) -> None:
+    """A refused attempt is an event too (grading counts mistakes): once per submitted form
+    (the same form sent again is the same attempt), never for a bot, and never while the run is
+    paused or over (that answer is a message, not a mistake)."""
     if actor.kind == "bot":
         return
     try:
+        run = db.session.get(Run, run_id)
+        if run is None or run.status != "running":
+            return
         doc = db.session.get(Document, doc_id) if doc_id else None
         if doc_id and (doc is None or doc.run_id != run_id):
             doc = None  # never link a refusal to another run's document
-        if db.session.get(Run, run_id) is None:
+        # The refused form's key, marked so that it never blocks the same form's later success.
+        key = f"refused:{request_key}" if request_key else None
+        if key and db.session.scalar(select(Event.id).where(Event.run_id == run_id,
+                                                            Event.request_key == key)):
             return
         db.session.add(Event(
             run_id=run_id, user_id=actor.user_id, actor=actor.kind, role=actor.role,
             action=name if registry.get(name) else "unknown",
             document_id=doc.id if doc else None, case_id=doc.case_id if doc else None,
             params=_public({k: v for k, v in params.items() if isinstance(v, (str, int, list))}),
-            result={}, ok=False, error=error.to_json()))
+            result={}, ok=False, error=error.to_json(), request_key=key))
         db.session.commit()
+    except IntegrityError:  # the same refused form, recorded meanwhile by a parallel request
+        db.session.rollback()
     except Exception:  # recording must never hide the refusal itself
         db.session.rollback()
         log.exception("could not record a refused attempt")

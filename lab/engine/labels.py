@@ -1,7 +1,9 @@
 """Names shown to people: roles (with the Chinese terms of DESIGN.md), document kinds, states,
 payment methods. All translatable; the zh catalog holds the coursework's own words."""
-from flask_babel import lazy_gettext as _l
+from flask_babel import gettext, lazy_gettext as _l
 
+from .. import errors
+from ..i18n import money, text
 from . import registry
 
 ROLE_LABELS = {
@@ -80,7 +82,17 @@ def action_label(name: str) -> str:
 
 
 def translate_arg(key: str, value):
-    """Arguments of stored messages that are names get translated when shown."""
+    """Arguments of stored messages that are names get translated when shown: role, action,
+    state… keys, names stored as their {en, zh} mapping, money stored as {"cents": n}, and
+    who did something ({"bot": role} or {"role": role})."""
+    if isinstance(value, dict):
+        if "cents" in value:
+            return money(value["cents"])
+        if "bot" in value:
+            return gettext("%(role)s (bot)", role=role_label(value["bot"]))
+        if "role" in value:
+            return role_label(value["role"])
+        return text(value)
     if key in ("role", "first_role"):
         return role_label(value)
     if key in ("action", "first"):
@@ -94,3 +106,6 @@ def translate_arg(key: str, value):
     if key == "field":
         return str(FIELD_LABELS.get(value, value))
     return value
+
+
+errors.use_translator(translate_arg)

@@ -25,8 +25,12 @@ class Event(db.Model):
     ok: Mapped[bool] = mapped_column(default=True)
     # A refusal, stored untranslated: {"msg": msgid, "args": {...}}; shown in the reader's language.
     error: Mapped[dict | None] = mapped_column(JSON)
-    # The form's one-time key: the same submission twice is the same action once.
-    request_key: Mapped[str | None] = mapped_column(String(64))
+    # The form's one-time key: the same submission twice is the same action once (a refused
+    # form's key is kept as "refused:<key>", so the same refused form is one mistake).
+    request_key: Mapped[str | None] = mapped_column(String(80))
+    # The world at the moment of an accepted action, as the scenario layer noted it for grading
+    # ({"shortfall": 20, "ordered": 120, …}: the values a check's $names stand for).
+    world: Mapped[dict | None] = mapped_column(JSON)
 
     user = relationship("User")
     document = relationship("Document")

@@ -52,3 +52,15 @@ def inject_notice(ctx):
     notice = ctx.new_document(Notice, state="posted", text=ctx.values["body"],
                               data={"title": ctx.values["title"], "injected": True})
     return {"title": ctx.values["title"], "notice": notice.number}
+
+
+@register("mark_step", "instructor", None, label=_l("Mark a step"), extra=True,
+          inputs=(Field("step", max_length=100),
+                  Field("verdict", "choice", choices=("done", "skipped")),
+                  Field("reason", "text", max_length=500)))
+def mark_step(ctx):
+    """The instructor resolves a step of the script by hand (a repair for a stuck group): done
+    earns its points, skipped leaves it out of the maximum. The scenario layer checks that the
+    step exists and is open; grading reads the event."""
+    return {"step": ctx.values["step"], "verdict": ctx.values["verdict"],
+            "reason": ctx.values["reason"]}
