@@ -14,6 +14,7 @@ import argparse
 import http.cookiejar
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -41,6 +42,8 @@ PASSWORD = "bench-pass-1"
 def seed(database_url: str, instance: str, groups: int) -> list[dict]:
     os.environ["DATABASE_URL"] = database_url
     os.environ["ECOMLAB_INSTANCE"] = instance
+    # A shared database refuses to start without a real key; the server below inherits it.
+    os.environ.setdefault("SECRET_KEY", secrets.token_hex(32))
     from lab import create_app
     from lab.extensions import db
     from lab.models import User

@@ -9,7 +9,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, demo.")
+lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, play, demo, create-admin, translations.")
 
 
 def _cli_locale() -> str:

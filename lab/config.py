@@ -1,18 +1,87 @@
-"""Configuration from the environment, with defaults that work with no configuration at all."""
+"""Configuration from the environment, with defaults that work with no configuration at all.
+
+The secret key signs every session cookie, so a shared server must not run on a key anyone can
+guess: on SQLite with no SECRET_KEY in the environment (the local quick start) one is generated
+once into instance/secret_key; any other database needs a real SECRET_KEY (see secret_key())."""
 import os
 import secrets
+import time
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
 
-def _secret_key(instance_path: str) -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
+MIN_SECRET_KEY_LENGTH = 16
+OBVIOUS_SECRET_KEYS = {"demo123", "changeme", "change-me", "secret", "dev", "development",
+                       "secret_key", "secretkey", "password"}
+MAKE_A_KEY = "python -c \"import secrets; print(secrets.token_hex(32))\""
+
+
+def environment_secret_key() -> str | None:
+    """SECRET_KEY as the environment gives it (an empty value counts as unset)."""
+    return os.environ.get("SECRET_KEY") or None
+
+
+def is_sqlite(database_uri: str) -> bool:
+    return make_url(database_uri).get_backend_name() == "sqlite"
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """The key generated once into instance/secret_key, readable by its owner only.
+
+    The file is created with O_EXCL, so two processes starting at once (gunicorn workers) agree
+    on one key: the loser of the race reads the winner's file."""
     path = Path(instance_path) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_hex(32))
+        file.flush()
+        os.fsync(file.fileno())
+    return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    if path.stat().st_mode & 0o077:  # written by an older version, readable by others
+        try:
+            path.chmod(0o600)
+        except OSError:
+            pass
+    for _ in range(50):  # another process may have created it and not written it yet
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} is empty: delete it and start again (a new key is generated).")
+
+
+def secret_key(config: dict, instance_path: str, given: dict) -> str:
+    """The SECRET_KEY the app runs with, or a RuntimeError saying how to set a real one.
+
+    A key in `given` (the dict passed to create_app: tests, autoplay) is taken as it is. A key
+    from the environment must look real (16 characters or more, not an obvious word). Without
+    either, SQLite falls back to the generated instance/secret_key and any other database
+    refuses to start."""
+    if given.get("SECRET_KEY"):
+        return given["SECRET_KEY"]
+    key = environment_secret_key()
+    if key is not None:
+        if len(key) < MIN_SECRET_KEY_LENGTH or key.strip().lower() in OBVIOUS_SECRET_KEYS:
+            raise RuntimeError(
+                f"SECRET_KEY is too weak (it must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                f"and not an obvious word): it signs every login, so anyone who guesses it can "
+                f"log in as anyone. Set SECRET_KEY to a long random value, e.g. the output of "
+                f"{MAKE_A_KEY}")
+        return key
+    if is_sqlite(config["SQLALCHEMY_DATABASE_URI"]):
+        return instance_secret_key(instance_path)
+    raise RuntimeError(
+        "SECRET_KEY is not set. A lab on a shared database (PostgreSQL) needs a secret key of "
+        "its own: it signs every login, and every process serving the lab must use the same "
+        f"one. Set SECRET_KEY to a long random value, e.g. the output of {MAKE_A_KEY}, and keep "
+        "it private.")
 
 
 def _database_url(instance_path: str) -> str:
@@ -27,8 +96,9 @@ def _database_url(instance_path: str) -> str:
 
 
 def from_environment(instance_path: str) -> dict:
+    """Every setting but SECRET_KEY, which create_app settles with secret_key() once the
+    database is known."""
     return {
-        "SECRET_KEY": _secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "BABEL_DEFAULT_LOCALE": "zh",

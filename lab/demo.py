@@ -1,4 +1,5 @@
-"""The demo a first run shows: an instructor, a class with one student per role playing
+"""The demo the local quick start shows (lab/startup.py; a class start never seeds it, only an
+explicit `flask --app run lab demo` does): an instructor, a class with one student per role playing
 b2c-normal, and a self-learner holding all seven seats in a practice run. Idempotent: running it
 again changes nothing that exists."""
 from pathlib import Path
@@ -23,6 +24,7 @@ DEMO_STUDENTS = {
     "purchasing": ("刘洋 Liu Yang", "purchasing"),
     "logistics": ("赵磊 Zhao Lei", "logistics"),
 }
+DEMO_USERNAMES = ["admin", "teacher", "learner", *DEMO_STUDENTS]
 
 
 def _user(username, name, *, instructor=False, admin=False, student_no=None) -> User:
@@ -78,20 +80,27 @@ def seed() -> None:
 
 def prepare(app) -> None:
     """Bring the database schema up to date (migrations) and seed the demo."""
-    from flask_migrate import upgrade
-    upgrade(directory=app.extensions["migrate"].directory)
+    from .startup import migrate
+    migrate(app)
     seed()
 
 
-def prepare_and_print(app) -> None:
-    prepare(app)
-    host = app.config.get("HOST_SHOWN", "http://127.0.0.1:5000")
-    print(f"""
-ecomlab is running: open {host}/  (database: {app.config['SQLALCHEMY_DATABASE_URI']})
+def demo_text(app, address: str) -> str:
+    """What a quick start prints: the address and the demo's logins."""
+    from .startup import masked_database_url
+    return f"""
+ecomlab is running: open {address}/  (database: {masked_database_url(app)})
 
 Demo accounts (password for all: {DEMO_PASSWORD})
   instructor      teacher      class "演示班 Demo class" (join code DEMO2026), run b2c-normal
   lab admin       admin        creates instructor accounts
   self-learner    learner      a practice run holding all seven seats
   students        {', '.join(f'{u} ({r})' for u, (_, r) in DEMO_STUDENTS.items())}
-""", flush=True)
+"""
+
+
+def prepare_and_print(app) -> None:
+    """`flask lab demo`: seed the demo on whatever database is configured, and print it."""
+    from .startup import listen_address, shown_address
+    prepare(app)
+    print(demo_text(app, shown_address(*listen_address())), flush=True)

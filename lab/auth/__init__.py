@@ -1,4 +1,4 @@
-"""Login, logout and self-registration with a class's join code."""
+"""Login, logout, self-registration with a class's join code, and changing one's password."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,6 +13,9 @@ from ..models import User
 from ..views import safe_next
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+# /login is where people type it by hand: send them to the real page (keeping ?next=).
+bp.record_once(lambda state: state.app.add_url_rule(
+    "/login", "login_shortcut", lambda: redirect(url_for("auth.login", **request.args))))
 login_manager.login_message = _l("Please log in to open this page.")
 login_manager.login_message_category = "warning"
 
@@ -118,3 +121,33 @@ def logout():
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(),
+                                                                Length(max=128)])
+    password = PasswordField(_l("New password"), validators=[
+        DataRequired(), Length(min=8, max=128, message=_l("At least 8 characters."))])
+    confirm = PasswordField(_l("New password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def password():
+    """Every logged-in user changes their own password (knowing the current one)."""
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        if current_user.check_password(form.current.data):
+            current_user.set_password(form.password.data)
+            db.session.commit()
+            flash(_("Your password is changed: use the new one next time you log in."),
+                  "success")
+            return redirect(url_for("main.home"))
+        form.current.errors.append(_("This is not your current password: nothing was "
+                                     "changed."))
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("auth/password.html", form=form), status
