@@ -78,11 +78,24 @@ def _delay_passed(run: Run) -> bool:
 
 def _act_once(run: Run) -> bool:
     """Perform the first move of the plan that a bot plays; False when there is none."""
-    for move in plan(run, grade_run(run)).moves:
+    planned = plan(run, grade_run(run))
+    for move in planned.moves:
         if move.bot and perform_move(run, move):
             return True
         run = db.session.get(Run, run.id)
-    return False
+    return any(pass_over(run, step, later) for step, later in planned.passed_over())
+
+
+def pass_over(run: Run, step, later) -> bool:
+    """Record that a step can no longer happen since a later one was done first, so the run
+    goes on (grading leaves it out of the maximum, with the reason)."""
+    try:
+        perform(run.id, Actor("system", "system"), "mark_step", None,
+                {"step": step.id, "verdict": "skipped", "reason": later.id},
+                request_key=f"pass:{run.id}:{step.id}", record_refusal=False)
+    except DomainError:
+        return False
+    return True
 
 
 def perform_move(run: Run, move: Move) -> bool:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .errors import N_, render
-from .scenario import COMPARISON, Scenario, Step, world_ref
+from .scenario import COMPARISON, Scenario, Step, check_passes, resolve
 
 # Events of people who are not playing: injections, the run's clock, marks.
 NOT_PLAYING = ("instructor", "system")
@@ -165,44 +165,6 @@ def _value(event: EventView, key: str):
     return event.params.get(key)
 
 
-def resolve(expected, world: dict | None):
-    """A check's expected value with its world value filled in: "$shortfall" → 20,
-    ">=$shortage" → ">=20". None when the world value is unknown."""
-    name = world_ref(expected)
-    if name is not None:
-        return (world or {}).get(name)
-    if isinstance(expected, str) and "$" in expected:
-        match = COMPARISON.match(expected)
-        if match and match.group(2).startswith("$"):
-            value = (world or {}).get(match.group(2)[1:])
-            return None if value is None else f"{match.group(1)}{_num(value)}"
-    return expected
-
-
-def check_passes(expected, actual, world: dict | None = None) -> bool:
-    expected = resolve(expected, world)
-    if expected is None:
-        return False
-    if isinstance(expected, str):
-        match = COMPARISON.match(expected)
-        if match:
-            try:
-                number = float(actual)
-            except (TypeError, ValueError):
-                return False
-            op, limit = match.group(1), float(match.group(2))
-            return {">=": number >= limit, "<=": number <= limit, ">": number > limit,
-                    "<": number < limit, "==": number == limit, "!=": number != limit}[op]
-    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
-        try:
-            return float(actual) == float(expected)
-        except (TypeError, ValueError):
-            return False
-    if isinstance(expected, bool) or actual is None:
-        return expected == actual
-    return str(expected).strip() == str(actual).strip()
-
-
 SYMBOLS = {">=": "≥ ", "<=": "≤ ", ">": "> ", "<": "< ", "==": "", "!=": "≠ "}
 
 
@@ -335,8 +297,14 @@ def _mark(results: dict, event: EventView, resolve_step) -> None:
     if result is None or result.resolved:
         return
     verdict = event.params.get("verdict")
-    reason = message(N_("Marked %(verdict)s by the instructor: %(reason)s"),
-                     verdict=verdict, reason=event.params.get("reason") or "—")
+    later = next((r.step for r in results.values() if r.id == event.params.get("reason")), None)
+    if event.actor == "system" and later is not None:
+        reason = message(N_("Passed over: step %(number)s “%(action)s” was done before it, and "
+                            "now it can no longer be done."), number=later.number,
+                         action=later.action)
+    else:
+        reason = message(N_("Marked %(verdict)s by the instructor: %(reason)s"),
+                         verdict=verdict, reason=event.params.get("reason") or "—")
     resolve_step(result, event, "met" if verdict == "done" else "skipped", reason)
 
 

@@ -33,6 +33,8 @@ def drive(run: Run, until: str | None = None) -> None:
         if any(bots.perform_move(db.session.get(Run, run.id), move)
                for move in planned.moves):
             continue
+        if any(bots.pass_over(run, step, later) for step, later in planned.passed_over()):
+            continue
         if planned.waiting:
             elapsed = run.elapsed().total_seconds() / 60
             wait = min(s.at_minute for s in planned.waiting)

@@ -55,7 +55,21 @@ class Plan:
 
     @property
     def dead_end(self) -> bool:
-        return not self.graded.completed and not self.moves and not self.waiting
+        return not self.graded.completed and not self.moves and not self.waiting and \
+            not self.passed_over()
+
+    def passed_over(self) -> list[tuple[Step, Step]]:
+        """Blocked steps that can no longer happen because a step after them was done first
+        (a loose run paid before the payment reminder): (the step, the later step done)."""
+        found = []
+        for step, why in self.blocked:
+            if why is None or getattr(why, "need", None) is not None:
+                continue
+            later = next((r.step for r in self.graded.steps
+                          if r.resolved and step.id in r.step.deps), None)
+            if later is not None:
+                found.append((step, later))
+        return found
 
     def for_step(self, step_id: str) -> list[Move]:
         return [m for m in self.moves if m.step.id == step_id]

@@ -255,6 +255,7 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         world = {}
     skus, vendors = _check_world(c, world)
     steps = _check_script(c, data.get("script"), mode, skus, vendors)
+    _check_bot_steps(c, steps, roles, bots)
     scoring = data.get("scoring") or {}
     if not isinstance(scoring, dict):
         c.add(_where("file"), "scoring", N_("must be a mapping"))
@@ -295,6 +296,44 @@ def _check_rules(c, raw) -> dict:
         else:
             rules[key] = value
     return rules
+
+
+def resolve(expected, world: dict | None):
+    """A check's expected value with its world value filled in: "$shortfall" → 20,
+    ">=$shortage" → ">=20". None when the world value is unknown."""
+    name = world_ref(expected)
+    if name is not None:
+        return (world or {}).get(name)
+    if isinstance(expected, str) and "$" in expected:
+        match = COMPARISON.match(expected)
+        if match and match.group(2).startswith("$"):
+            value = (world or {}).get(match.group(2)[1:])
+            return None if value is None else f"{match.group(1)}{value:g}"
+    return expected
+
+
+def check_passes(expected, actual, world: dict | None = None) -> bool:
+    expected = resolve(expected, world)
+    if expected is None:
+        return False
+    if isinstance(expected, str):
+        match = COMPARISON.match(expected)
+        if match:
+            try:
+                number = float(actual)
+            except (TypeError, ValueError):
+                return False
+            op, limit = match.group(1), float(match.group(2))
+            return {">=": number >= limit, "<=": number <= limit, ">": number > limit,
+                    "<": number < limit, "==": number == limit, "!=": number != limit}[op]
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
+        try:
+            return float(actual) == float(expected)
+        except (TypeError, ValueError):
+            return False
+    if isinstance(expected, bool) or actual is None:
+        return expected == actual
+    return str(expected).strip() == str(actual).strip()
 
 
 def world_ref(value) -> str | None:
@@ -500,6 +539,25 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
     _resolve_cases(c, steps)
     _check_cycles(c, steps)
     return steps
+
+
+def _check_bot_steps(c, steps: list[Step], roles: list[str], bots: list[str]) -> None:
+    """Warn when what a bot would send for a step contradicts the step's own check: the step
+    could only be missed."""
+    for step in steps:
+        if not (step.by == "bot" or step.role in bots or step.role not in roles):
+            continue
+        for key, expected in step.check.items():
+            if "$" in str(expected):
+                continue
+            sent = step.params.get(key)
+            if sent is None and key == "qty" and isinstance(step.params.get("lines"), list):
+                sent = sum(int(line.get("qty", 0)) for line in step.params["lines"]
+                           if isinstance(line, dict) and str(line.get("qty", "")).isdigit())
+            if sent is not None and "$" not in str(sent) and not check_passes(expected, sent):
+                c.warn(_where("step", id=step.id, n=step.number), f"check.{key}",
+                       N_("a bot plays this step and sends %(sent)s, which this check (%(expected)s) "
+                          "refuses: the step can only be missed"), sent=sent, expected=expected)
 
 
 def _check_after(c, steps: list[Step]) -> None:

@@ -70,6 +70,9 @@ FIELD_LABELS = {
 }
 
 
+VERDICT_LABELS = {"done": _l("done"), "skipped": _l("skipped")}
+
+
 def role_label(role: str, mode: str = "b2c") -> str:
     if mode == "b2b" and role in B2B_ROLE_LABELS:
         return str(B2B_ROLE_LABELS[role])
@@ -105,6 +108,8 @@ def translate_arg(key: str, value):
         return str(KIND_LABELS.get(value, value))
     if key == "field":
         return str(FIELD_LABELS.get(value, value))
+    if key == "verdict":
+        return str(VERDICT_LABELS.get(value, value))
     return value
 
 
