@@ -98,11 +98,12 @@ def pass_over(run: Run, step, later) -> bool:
     return True
 
 
-def perform_move(run: Run, move: Move) -> bool:
-    """A bot performs a planned move; False when the world refused it meanwhile."""
+def perform_move(run: Run, move: Move, kind: str = "bot") -> bool:
+    """A bot performs a planned move; False when the world refused it meanwhile. kind "guide":
+    a learner asked "show me" (grading gives such a step no points)."""
     key = f"bot:{run.id}:{move.step.id}:{move.action}" if move.doc is None else None
     try:
-        perform(run.id, Actor(move.role, "bot"), move.action, move.doc, move.params,
+        perform(run.id, Actor(move.role, kind), move.action, move.doc, move.params,
                 request_key=key, record_refusal=False)
     except InvalidInput as error:
         # A value taken from the step's check that the world no longer allows (a first-edition
@@ -110,7 +111,7 @@ def perform_move(run: Run, move: Move) -> bool:
         if error.field not in move.derived:
             return False
         try:
-            perform(run.id, Actor(move.role, "bot"), move.action, move.doc,
+            perform(run.id, Actor(move.role, kind), move.action, move.doc,
                     move.without_derived(), request_key=key, record_refusal=False)
         except DomainError:
             return False
@@ -123,6 +124,6 @@ def play_step(run: Run, step) -> Move | None:
     """"Show me": a bot performs this step (a Step or its id) for a learner, or what the world
     needs first, whoever's role it is. The move performed, or None."""
     for move in plan(run, grade_run(run)).for_step(getattr(step, "id", step)):
-        if perform_move(run, move):
+        if perform_move(run, move, kind="guide"):
             return move
     return None

@@ -29,6 +29,7 @@ from .scenario import COMPARISON, Scenario, Step, check_passes, resolve
 # Events of people who are not playing: injections, the run's clock, marks.
 NOT_PLAYING = ("instructor", "system")
 MARK_STEP = "mark_step"
+GUIDE = "guide"  # a bot doing a step because the learner asked "show me"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,9 @@ class Loss:
     kind: str  # step | mistake | unscripted | late
     step_id: str | None = None
     event: EventView | None = None
+
+    def __post_init__(self):
+        self.points = _num(self.points)
 
     @property
     def text(self) -> str:
@@ -248,7 +252,13 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
         in_order = [s for s in candidates
                     if all(d in resolved_at and resolved_at[d] < event.id for d in s.deps)]
         passing = [s for s in in_order if failed_check(s, event, event.world) is None]
-        if passing:
+        if passing and event.actor == GUIDE:
+            step = passing[0]
+            resolve_step(results[step.id], event, "met", message(
+                N_("Step %(number)s “%(action)s” was done by “Show me”: no points."),
+                number=step.number, action=step.action))
+            results[step.id].points = 0
+        elif passing:
             resolve_step(results[passing[0].id], event, "met")
         elif in_order:
             step = in_order[0]
@@ -311,8 +321,8 @@ def _mark(results: dict, event: EventView, resolve_step) -> None:
 def _losses(scenario, steps, mistakes, unscripted, late, late_penalty) -> list[Loss]:
     losses = []
     for s in steps:
-        if s.status == "missed" and s.step.points:
-            losses.append(Loss(s.step.points, s.reason, "step", s.id, s.event))
+        if (s.status == "missed" or (s.met and s.points < s.step.points)) and s.step.points:
+            losses.append(Loss(s.step.points - s.points, s.reason, "step", s.id, s.event))
         elif s.status == "pending" and s.step.points:
             losses.append(Loss(s.step.points, message(
                 N_("Step %(number)s “%(action)s” (%(role)s) was not done."),

@@ -172,10 +172,26 @@ def guide(run: Run, role: str) -> dict:
                       "mine": first.role in held} if first else None,
             "timed": step.at_minute if step.id in waiting else None,
             "waiting": why.message if why is not None else None,
+            "show": _show_me_text(run, step, moves[0]) if moves else None,
         })
     return {"steps": rows, "met": graded.met_count, "resolved": graded.resolved_count,
             "total": len(graded.steps), "score": graded.score, "max": graded.max_score,
             "completed": graded.completed, "solo": run.kind == "solo", "run": run}
+
+
+def _show_me_text(run: Run, step, move) -> dict:
+    """What "show me" will do, and what it costs, before the learner confirms it."""
+    doing = _("A bot will do it: %(role)s — “%(action)s”%(doc)s.",
+              role=role_label(move.role, run.mode), action=action_label(move.action),
+              doc=f" {move.doc.number}" if move.doc is not None else "")
+    if move.gap:
+        cost = _("This comes first and is not a step of the script: it costs no points.")
+    elif step.points:
+        cost = _("Step %(number)s then earns no points (it is worth %(points)s).",
+                 number=step.number, points=step.points)
+    else:
+        cost = _("This step is worth no points: it costs nothing.")
+    return {"doing": doing, "cost": cost}
 
 
 @bp.app_context_processor

@@ -20,7 +20,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .engine import core
+from .engine import core, planner
 from .errors import N_, InvalidInput, NotAllowed
 from .extensions import db
 from .grading import MARK_STEP, EventView, check_reason, failed_check
@@ -129,10 +129,12 @@ class Referee:
             if strict and scenario.strict("order"):
                 done = {s.id for s in graded.steps if s.resolved}
                 first = next(scenario.step(d) for d in steps[0].deps if d not in done)
-                error = NotAllowed(N_("Not yet: step %(number)s “%(action)s” (%(role)s) comes "
-                                      "first."), number=first.number, action=first.action,
-                                   role=first.role)
-                raise error
+                target = planner.doc_for(run.id, ctx.doc, first.action) if ctx.doc else None
+                # With a Need, consoles show "waiting: …" instead of a button that would refuse.
+                raise NotAllowed(N_("Not yet: step %(number)s “%(action)s” (%(role)s) comes "
+                                    "first."), need=planner.Need(first.action,
+                                                                target.id if target else None),
+                                 number=first.number, action=first.action, role=first.role)
             return
         ctx.script_steps = ready
         if strict and scenario.strict("checks") and not ctx.dry:

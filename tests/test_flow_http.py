@@ -101,8 +101,13 @@ def test_double_checkout_with_one_form_places_one_order(classroom):
                                                         "request_key": "same-form-key"})
     post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
     again = post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer",
-                                                                "request_key": "same-form-key"})
-    assert again.status_code == 409
+                                                                "request_key": "same-form-key"},
+                 headers={"Accept-Language": "en"})
+    assert again.status_code == 303 and again.headers["Location"].endswith("/buyer/#cart")
+    page = c["buyer"].get(again.headers["Location"],
+                          headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "alert-warning" in page and "Already done: this form was sent before." in page
+    assert 'id="cart-total">¥176.00' in page  # the second cart was not ordered: still there
     assert db.session.query(Document).filter_by(kind="order").count() == 1
 
 
@@ -121,17 +126,71 @@ def test_a_form_without_csrf_token_changes_nothing(classroom):
     assert db.session.query(Document).count() == 0
 
 
-def test_a_refused_action_rerenders_the_console_with_the_reason(classroom):
+def test_a_refused_action_goes_back_to_the_console_with_the_reason(classroom):
     run, c = classroom
     post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
     post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
     order = doc(run, "order")
     r = act_http(c["warehouse"], run, "warehouse", "ship_order", order)
-    assert r.status_code == 409
-    text = r.get_data(as_text=True)
+    # Post/redirect/get: the answer is a redirect, so reloading the page sends nothing again.
+    assert r.status_code == 303 and r.headers["Location"] == f"/run/{run.id}/warehouse/"
+    text = c["warehouse"].get(r.headers["Location"]).get_data(as_text=True)
     assert 'id="action-error"' in text and order.number in text
+    assert f'data-error-path="/run/{run.id}/warehouse/act/ship_order"' in text
+    assert f'data-error-doc="{order.id}"' in text
+    # The reason is shown once: the next page is clean.
+    assert 'id="action-error"' not in c["warehouse"].get(r.headers["Location"]).get_data(
+        as_text=True)
     refused = db.session.scalars(db.select(Event).where(Event.ok.is_(False))).all()
     assert len(refused) == 1 and refused[0].role == "warehouse"
+    assert stock(run, "TEA-250") == 100 and state(run) == ("placed", "unpaid")
+
+
+def test_a_refused_action_on_a_document_page_goes_back_to_that_page(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
+    order = doc(run, "order")
+    page = f"/run/{run.id}/warehouse/doc/{order.id}"
+    r = act_http(c["warehouse"], run, "warehouse", "ship_order", order, next=page)
+    assert r.status_code == 303 and r.headers["Location"] == page
+    text = c["warehouse"].get(page, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'id="action-error"' in text and order.number in text
+    # Never elsewhere than this site.
+    r = act_http(c["warehouse"], run, "warehouse", "ship_order", order,
+                 next="https://evil.example/")
+    assert r.status_code == 303 and r.headers["Location"] == f"/run/{run.id}/warehouse/"
+
+
+def test_a_refused_action_asked_as_json_answers_json_with_its_status(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
+    order = doc(run, "order")
+    r = post(c["warehouse"], f"/run/{run.id}/warehouse/act/ship_order",
+             {"doc": order.id, "request_key": "json-form-key-1"},
+             headers={"Accept": "application/json", "Accept-Language": "en"})
+    assert r.status_code == 409 and r.get_json()["ok"] is False
+    assert order.number in r.get_json()["error"]
+
+
+def test_reloading_a_refused_form_costs_one_mistake_only(classroom):
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/cart", {"sku": "TEA-250", "qty": "2"})
+    post(c["buyer"], f"/run/{run.id}/buyer/checkout", {"payment": "bank_transfer"})
+    order = doc(run, "order")
+    for _ in range(3):  # the same form (same one-time key) sent again, e.g. by a reload
+        r = act_http(c["warehouse"], run, "warehouse", "ship_order", order)
+        assert r.status_code == 303
+    refused = db.session.scalars(db.select(Event).where(Event.ok.is_(False))).all()
+    assert len(refused) == 1
+    from lab.runs import grade_run
+    assert len(grade_run(run).mistakes) == 1
+    # A new form (a new key) is a new attempt: that one counts.
+    r = post(c["warehouse"], f"/run/{run.id}/warehouse/act/ship_order",
+             {"doc": order.id, "request_key": "another-form-key"})
+    assert r.status_code == 303
+    assert db.session.query(Event).filter_by(ok=False).count() == 2
     assert stock(run, "TEA-250") == 100
 
 
@@ -158,13 +217,13 @@ def test_a_console_refreshes_every_part_in_one_answer(classroom):
 def test_place_order_takes_its_lines_as_repeated_sku_and_qty_fields(classroom):
     run, c = classroom
     r = post(c["buyer"], f"/run/{run.id}/buyer/act/place_order",
-             {"sku": ["TEA-250", "CUP-01", ""], "qty": ["2", "3", ""],
+             {"sku": ["TEA-250", "CUP-01", ""], "qty": ["1", "1", ""],
               "payment": "escrow", "request_key": "two-lines-form"})
-    assert r.status_code == 302
+    assert r.status_code == 302  # 2 items in all, as the script's step 1 checks
     order = doc(run, "order")
-    assert sorted((l.product.sku, l.qty) for l in order.lines) == [("CUP-01", 3),
-                                                                   ("TEA-250", 2)]
-    assert (order.amount_cents, order.payment_method) == (2 * 8800 + 3 * 3500, "escrow")
+    assert sorted((l.product.sku, l.qty) for l in order.lines) == [("CUP-01", 1),
+                                                                   ("TEA-250", 1)]
+    assert (order.amount_cents, order.payment_method) == (8800 + 3500, "escrow")
     page = c["buyer"].get(r.headers["Location"]).get_data(as_text=True)
     assert order.number in page
 

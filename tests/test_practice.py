@@ -80,12 +80,15 @@ def test_completion_page_reviews_each_mistake(app, client):
     order = doc(run, "order")
     refused = post(client, f"/run/{run.id}/warehouse/act/ship_order",
                    {"doc": order.id}, headers={"Accept-Language": "en"})
-    assert refused.status_code == 409
+    assert refused.status_code == 303
     for step in ("accept", "pay", "confirm-payment", "ship", "deliver", "receipt"):
         post(client, f"/practice/run/{run.id}/show/{step}", {"role": "buyer"})
     page = client.get(f"/practice/run/{run.id}/done",
                       headers={"Accept-Language": "en"}).get_data(as_text=True)
-    assert 'id="score">69 / 70' in page  # one refused attempt costs 1 point
+    # "Show me" did all seven steps (they earn no points), and says so for each.
+    assert 'id="score">0 / 70' in page
+    losses = page.split('id="losses"')[1].split("</ul>")[0]
+    assert losses.count("was done by “Show me”: no points.") == 7 and "−1<" in losses
     assert "tried “Ship”" in page and "First Sales department must “Accept order”" in page
 
 
