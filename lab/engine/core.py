@@ -53,7 +53,8 @@ def use_script(script: Script | None) -> None:
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts: a student in a seat, a bot playing a role, an instructor injecting, the system."""
+    """Who acts: a student in a seat, a bot playing a role, an instructor injecting, the system.
+    A "viewer" is a student's view for a dry run (an inbox's buttons): no seat is looked up."""
     role: str
     kind: str = "student"
     user_id: int | None = None
