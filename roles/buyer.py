@@ -11,7 +11,7 @@ from lab.extensions import db
 from lab.models import Product
 
 from . import queries
-from .common import Console, done_message
+from .common import Console, done_message, not_running, refused, request_key
 
 console = Console("buyer")
 bp = console.bp
@@ -60,22 +60,28 @@ def cart():
     cart = _cart()
     sku = request.form.get("sku", "").strip()
     op = request.form.get("op")
+    # Back to the form: the cart's own rows, or the shop's product card.
+    back = url_for("buyer.index", _anchor="cart" if op in ("set", "remove", "clear") else "shop")
+    answer = not_running(g.run, back)
+    if answer is not None:
+        return answer
     qty = None
     if op != "clear":
-        # Bad input re-renders the console with the reason and a 4xx; nothing changes.
+        # Bad input: the reason is flashed and nothing changes (no event: the cart is not an
+        # action of the run).
         product = db.session.scalar(db.select(Product).where(Product.run_id == g.run.id,
                                                              Product.sku == sku))
         if product is None or not product.published:
-            return console.index(error=NotFound(N_("There is no product %(sku)s in this mall."),
-                                                "sku", sku=sku), status=404)
+            return refused(NotFound(N_("There is no product %(sku)s in this mall."), "sku",
+                                    sku=sku), back, sku=sku, op=op)
         if op != "remove":
             try:
                 qty = QTY.parse(request.form.get("qty"))
             except InvalidInput as error:
-                return console.index(error=error, status=error.status)
+                return refused(error, back, sku=sku, op=op)
     if not once.claim():
         flash(_("Already done: this form was sent before."), "warning")
-        return redirect(url_for("buyer.index", _anchor="cart"))
+        return redirect(url_for("buyer.index", _anchor="cart"), 303)
     db.session.commit()
     if op == "clear":
         _save_cart({})
@@ -96,17 +102,20 @@ def checkout():
     """Place an order for what is in the cart; the cart empties only when the order is made."""
     if g.readonly:
         return redirect(url_for("buyer.index"))
+    back = url_for("buyer.index", _anchor="cart")
+    answer = not_running(g.run, back)
+    if answer is not None:
+        return answer
     lines = [{"sku": sku, "qty": qty} for sku, qty in _cart().items()]
     params = {"lines": lines, "payment": request.form.get("payment"),
               "delivery_date": request.form.get("delivery_date")}
     try:
         event = perform(g.run.id, Actor("buyer", "student", current_user.id), "place_order",
-                        None, params, request_key=request.form.get("request_key") or None)
+                        None, params, request_key=request_key())
     except DomainError as error:
-        g.run = db.session.get(type(g.run), g.run.id)
         if error.field == "lines" and not lines:
-            error = InvalidInput(_("Your cart is empty: add products first."), "lines")
-        return console.index(error=error, status=error.status)
+            error = InvalidInput(N_("Your cart is empty: add products first."), "lines")
+        return refused(error, back)
     _save_cart({})
     flash(done_message(event), "success")
     return redirect(url_for("buyer.index", _anchor="orders"))
@@ -117,16 +126,18 @@ def certificate():
     """Apply for a CA certificate: the password is typed twice (a form check, not a rule)."""
     if g.readonly:
         return redirect(url_for("buyer.index"))
+    back = url_for("buyer.index", _anchor="certificate")
+    answer = not_running(g.run, back)
+    if answer is not None:
+        return answer
     if request.form.get("password") != request.form.get("password2"):
-        error = InvalidInput(_("The two passwords differ: type the same password twice."),
-                             "password")
-        return console.index(error=error, status=400)
+        return refused(InvalidInput(N_("The two passwords differ: type the same password "
+                                       "twice."), "password"), back)
     try:
         event = perform(g.run.id, Actor("buyer", "student", current_user.id),
                         "request_certificate", None, {"password": request.form.get("password")},
-                        request_key=request.form.get("request_key") or None)
+                        request_key=request_key())
     except DomainError as error:
-        g.run = db.session.get(type(g.run), g.run.id)
-        return console.index(error=error, status=error.status)
+        return refused(error, back)
     flash(done_message(event), "success")
     return redirect(url_for("buyer.index"))

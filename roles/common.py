@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 
 from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
-                   url_for)
+                   session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, or_, select
@@ -17,6 +17,7 @@ from lab import once
 from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
 from lab.errors import AlreadyDone, DomainError
+from lab.errors import N_, InvalidInput
 from lab.extensions import db
 from lab.models import Document, Event, Party, Run
 from lab.views import safe_next
@@ -77,12 +78,13 @@ class Console:
                 abort(403)
 
     # ---- pages ---------------------------------------------------------------------------
-    def index(self, error: DomainError | None = None, status: int = 200):
+    def index(self):
         run = g.run
         context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
-                   "error": error, "countdown": countdown(run), **common_context(run)}
+                   "countdown": countdown(run), "stopped": stopped_messages(),
+                   **common_context(run)}
         context.update(self._panels(run))
-        return render_template("roles/console.html", **context), status
+        return render_template("roles/console.html", **context)
 
     def live_parts(self):
         """Everything a console refreshes when its run moved, in one answer (one request per
@@ -112,20 +114,16 @@ class Console:
         spec = registry.get(action)
         if spec is None:
             abort(404)
-        params = parse_params(spec, request.form)
-        key = request.form.get("request_key", "")
+        doc_id = request.form.get("doc", type=int)
+        answer = not_running(g.run, self._back())
+        if answer is not None:
+            return answer
         try:
+            params = parse_params(spec, request.form)
             event = perform(g.run.id, Actor(self.role, "student", current_user.id), action,
-                            request.form.get("doc", type=int), params,
-                            request_key=key if once.KEY.match(key) else None)
+                            doc_id, params, request_key=request_key())
         except DomainError as error:
-            if wants_json():
-                return jsonify(ok=False, error=error.message, field=error.field), error.status
-            if isinstance(error, AlreadyDone):
-                flash(error.message, "warning")
-                return redirect(self._back())
-            g.run = db.session.get(Run, g.run.id)
-            return self.index(error=error, status=error.status)
+            return refused(error, self._back(), doc=doc_id)
         message = done_message(event)
         if wants_json():
             return jsonify(ok=True, message=message, event=event.id, result=event.result)
@@ -133,7 +131,63 @@ class Console:
         return redirect(self._back())
 
     def _back(self) -> str:
+        """Where the form came from: the document page (its `next` field), else the console."""
         return safe_next(request.form.get("next"), url_for(f"{self.role}.index"))
+
+
+# ---- answers to a console's POST (post/redirect/get) ---------------------------------------
+# A refused POST never re-renders the page: it flashes the reason and redirects (303) back to
+# where the form came from, so reloading that page is a GET and sends nothing again. Requests
+# that ask for JSON get the refusal as JSON with its 4xx status instead.
+
+FAILED_FORM = "failed_form"
+
+
+def request_key() -> str | None:
+    """The form's one-time key, when it looks like one (lab/once.py)."""
+    key = request.form.get("request_key", "")
+    return key if once.KEY.match(key) else None
+
+
+def refused(error: DomainError, back: str, *, doc: int | None = None, **match):
+    """Answer a refused POST: JSON with the error's status, or flash the reason and redirect
+    (303) to `back`. The failed form is kept in the session for the next page (base.html reads
+    it once) so that page can mark the field: the form is the one posted to this URL (with this
+    document, and the hidden fields in `match`, e.g. sku)."""
+    if wants_json():
+        return jsonify(ok=False, error=error.message, field=error.field), error.status
+    if isinstance(error, AlreadyDone):  # a double click: the first one did it
+        flash(error.message, "warning")
+        return redirect(back, 303)
+    run = db.session.get(Run, g.run.id) if getattr(g, "run", None) is not None else None
+    if run is not None and run.status != "running":  # paused or stopped meanwhile
+        return not_running(run, back)
+    flash(error.message, "danger")
+    session[FAILED_FORM] = {"path": request.script_root + request.path, "field": error.field,
+                            "action": request.view_args.get("action") if request.view_args
+                            else None, "doc": doc,
+                            **{k: str(v) for k, v in match.items() if v is not None}}
+    return redirect(back, 303)
+
+
+def stopped_messages() -> dict[str, str]:
+    """What a console says while its run is not running, by status (the banner, live.js and the
+    answer to a click)."""
+    return {"paused": _("Paused by the instructor: nothing can be done until the run resumes."),
+            "finished": _("This run has ended: nothing more can be done in it."),
+            "ready": _("This run has not started yet: wait for the instructor to start it.")}
+
+
+def not_running(run: Run, back: str):
+    """The answer to a POST on a run that is not running (a message, no mistake: nothing is
+    performed, so nothing is recorded), or None when it runs."""
+    if run.status == "running":
+        return None
+    message = stopped_messages().get(run.status) or stopped_messages()["finished"]
+    if wants_json():
+        return jsonify(ok=False, error=message, status=run.status), 409
+    flash(message, "warning")
+    return redirect(back, 303)
 
 
 def common_context(run: Run) -> dict:
@@ -146,11 +200,9 @@ def common_context(run: Run) -> dict:
 
 
 def countdown(run: Run) -> int | None:
-    """Seconds left of the run's time limit, or None without one."""
-    if not run.time_limit_minutes or not run.started_at:
-        return None
-    left = run.time_limit_minutes * 60 - run.elapsed().total_seconds()
-    return max(0, int(left))
+    """Seconds left of the run's time limit, or None without one (the poll answers the same)."""
+    from lab.live import seconds_left
+    return seconds_left(run)
 
 
 def wants_json() -> bool:
@@ -164,19 +216,33 @@ def done_message(event: Event) -> str:
 
 
 def parse_params(action: registry.Action, form) -> dict:
-    """Form fields → the action's raw inputs (the engine converts and checks them)."""
+    """Form fields → the action's raw inputs (the engine converts and checks them). Raises
+    InvalidInput for a lines form where nothing is picked (see parse_lines)."""
     params = {}
     for spec in action.inputs:
         if spec.kind == "lines":
-            skus, qtys = form.getlist("sku"), form.getlist("qty")
-            # A product sent without its quantity reaches the engine (and is refused there).
-            lines = [{"sku": s, "qty": q} for s, q in zip_longest(skus, qtys, fillvalue="")
-                     if s.strip()]
+            lines = parse_lines(form)
             if lines:
                 params["lines"] = lines
         elif spec.name in form:
             params[spec.name] = form.get(spec.name)
     return params
+
+
+def parse_lines(form) -> list[dict]:
+    """Repeated sku/qty fields → [{sku, qty}]. A form that lists every line of a document with a
+    quantity box each (a return on an order) marks itself `lines_pick`: there a quantity of 0
+    leaves the line out, and leaving every line out is refused (sending no lines at all would
+    mean "all of them" to the engine)."""
+    skus, qtys = form.getlist("sku"), form.getlist("qty")
+    # A product sent without its quantity reaches the engine (and is refused there).
+    lines = [{"sku": s, "qty": q} for s, q in zip_longest(skus, qtys, fillvalue="")
+             if s.strip()]
+    if form.get("lines_pick"):
+        lines = [line for line in lines if line["qty"].strip().lstrip("0")]  # not 0, 00 or empty
+        if not lines:
+            raise InvalidInput(N_("Give a quantity for at least one product."), "lines")
+    return lines
 
 
 # ---- queries shared by the consoles ---------------------------------------------------------
@@ -191,7 +257,8 @@ def inbox(run: Run, role: str) -> list[InboxRow]:
     docs = db.session.scalars(select(Document).where(Document.run_id == run.id, condition)
                               .order_by(Document.id))
     rows = []
-    actor = Actor(role, "bot")  # a dry run needs no seat lookup per row
+    # A student's view (the script's rules apply) without a seat lookup per row.
+    actor = Actor(role, "viewer")
     for doc in docs:
         options = []
         for action in actions:
@@ -224,7 +291,7 @@ def document_context(run: Run, doc: Document, role: str) -> dict:
     events = list(db.session.scalars(select(Event).where(Event.run_id == run.id,
                                                          Event.document_id == doc.id)
                                      .order_by(Event.id)))
-    actions = [(a, check(run, Actor(role, "bot"), a.name, doc))
+    actions = [(a, check(run, Actor(role, "viewer"), a.name, doc))
                for a in registry.actions_on(doc.kind, doc.state, run.mode) if a.role == role]
     actions = [(a, r) for a, r in actions if r is None or getattr(r, "need", None) is not None]
     from .queries import party

@@ -68,7 +68,9 @@ def test_poll_gives_bots_their_turn_and_reports_news(app, client):
     assert first["changed"] is True
     assert doc(run, "order").state == "accepted"  # the sales bot acted on the poll
     again = client.get(f"/live/{run.id}?since={first['last']}").get_json()
-    assert again == {"last": first["last"], "status": "running", "changed": False}
+    assert again == {"last": first["last"], "status": "running", "changed": False,
+                     "left": again["left"]}
+    assert 29 * 60 <= again["left"] <= 30 * 60  # b2c-normal: 30 minutes
 
 
 def test_poll_of_another_run_is_not_found(app, client):

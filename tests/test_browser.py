@@ -265,7 +265,11 @@ def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
     teacher.fill(f"{inject} input[name=qty]", "10")
     teacher.click(f"{inject} button[type=submit]")
     assert "Injected into 1 runs" in teacher.inner_text(".alert-success")
+    teacher.click("button:has-text('Stop all')")  # the box is not ticked: nothing happens
+    assert teacher.locator("#board-table .badge.bg-success").count() == 8
+    teacher.check("#stop-all-confirm")
     teacher.click("button:has-text('Stop all')")
+    assert "8 runs changed" in teacher.inner_text(".alert-success")
 
     teacher.click("a:has-text('Grades')")
     with teacher.expect_download() as download:
@@ -277,8 +281,11 @@ def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
     mine = next(r for r in rows[2:] if r[header.index("student_no")] == username)
     assert mine[header.index("points")] == 5 and mine[header.index("group_score")] == 5
     teacher.goto(f"{server['base']}/classroom/run/{run_id}/replay")
-    assert teacher.locator(".replay-row").count() == 2  # the order, then the injection
+    # start, the order, the injection, stop
+    assert teacher.locator(".replay-row").count() == 4
     assert teacher.locator(".replay-row.table-warning").count() == 1
+    assert teacher.locator(".replay-row.replay-clock").all_inner_texts()[0].endswith(
+        "Started by Web-Teacher")
     teacher.goto(f"{server['base']}/classroom/run/{run_id}/report/{student_id}")
     report = teacher.inner_text("#report")
     assert "Place order" in report and "电商三班" not in report  # the steps, not the class page

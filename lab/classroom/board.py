@@ -15,6 +15,7 @@ from ..errors import N_, DomainError, NotAllowed
 from ..extensions import db
 from ..models import Document, Group, Product, Run, Seat, User
 from ..runs import grade_run, scenario_of
+from .grades import final
 
 INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
               "inject_notice")
@@ -55,23 +56,25 @@ def board_rows(assignment) -> list[dict]:
                    for s in graded.next_steps()]
         rows.append({"run": run, "group": numbers[run.id], "met": graded.met_count,
                      "total": len(graded.steps), "mistakes": len(graded.mistakes),
-                     "current": current, "score": graded.score, "max": graded.max_score,
+                     "current": current, "score": final(run, graded).score,
+                     "max": graded.max_score,
                      "elapsed": int(run.elapsed().total_seconds() // 60),
                      "limit": run.time_limit_minutes, "completed": graded.completed,
                      "ops": CLOCK_OPS.get(run.status, ())})
     return rows
 
 
-def clock(assignment, op: str, run_id: int | None = None) -> int:
+def clock(assignment, op: str, run_id: int | None = None, by: int | None = None) -> int:
     """Start, pause, resume or stop one run or every run of the assignment (runs where the
-    operation does not apply are left as they are). One transaction; returns how many changed."""
+    operation does not apply are left as they are), as the instructor `by`: each change is an
+    event of its run. One transaction; returns how many changed."""
     action = CLOCK[op]
     changed = 0
     for run in assignment.runs:
         if run_id is not None and run.id != run_id:
             continue
         try:
-            action(run)
+            action(run, by=by)
             changed += 1
         except NotAllowed:
             continue

@@ -17,7 +17,7 @@ from ..extensions import db
 from ..i18n import text
 from ..models import Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User
 from ..models.run import ROLES
-from ..runs import grade_run, scenario_of
+from ..runs import CLOCK_ACTIONS, grade_run, scenario_of
 from ..scenario import validate
 from . import board, bp, grades, groups, reports, rosters, work
 from .access import instructor_owns_run
@@ -295,7 +295,13 @@ def clock(assignment_id):
     run_id = request.form.get("run", type=int)
     if run_id is not None and run_id not in {r.id for r in assignment.runs}:
         abort(404)
-    changed = board.clock(assignment, op, run_id)
+    if op == "stop" and run_id is None and request.form.get("confirm") != "yes":
+        # Ending every group's run cannot be undone: the form's checkbox must say so (checked
+        # here, so it holds without JavaScript too).
+        flash(_("Nothing was stopped: tick “Yes, end every group’s run” next to “Stop all” "
+                "to stop them all."), "danger")
+        return redirect(url_for("classroom.board", assignment_id=assignment_id)), 303
+    changed = board.clock(assignment, op, run_id, by=current_user.id)
     flash(_("%(n)s runs changed.", n=changed), "success" if changed else "warning")
     return redirect(url_for("classroom.board", assignment_id=assignment_id))
 
@@ -383,14 +389,19 @@ def replay(run_id):
     events = list(db.session.scalars(select(Event).where(Event.run_id == run.id)
                                      .order_by(Event.id)))
     lanes = []
-    for role in [s.role for s in scenario_of(run).steps] + [e.role for e in events]:
+    # The run's clock (start, pause, resume, stop) spans every lane: it is nobody's move.
+    for role in [s.role for s in scenario_of(run).steps] + [
+            e.role for e in events if e.action not in CLOCK_ACTIONS]:
         if role and role not in lanes:
             lanes.append(role)
     graded = grade_run(run)
-    met_by = {s.event.id: s.step for s in graded.steps if s.event is not None}
+    # Only an event that met its step gets the step's badge (a missed step's event is
+    # "not counted": reports.uncounted).
+    met_by = {s.event.id: s.step for s in graded.steps if s.met and s.event is not None}
     return render_template("classroom/replay.html", run=run, events=events, lanes=lanes,
                            met_by=met_by, uncounted=reports.uncounted(graded, events),
-                           group=_group_number(run), since=reports.since_start)
+                           group=_group_number(run), since=reports.since_start,
+                           clock_actions=CLOCK_ACTIONS)
 
 
 @bp.route("/run/<int:run_id>/report/<int:user_id>", methods=["GET", "POST"])
