@@ -171,8 +171,9 @@ def grade_run(run: Run, events: list[Event] | None = None, now: datetime | None 
     from datetime import timedelta
     started = run.started_at + timedelta(seconds=run.paused_seconds or 0) \
         if run.started_at else None
+    # While paused the clock stands still: lateness is counted up to the pause.
     return grade(scenario_of(run), views, started_at=started,
-                 now=run.finished_at or now or utcnow())
+                 now=run.finished_at or run.paused_at or now or utcnow())
 
 
 def current_grade(run: Run) -> Grade:

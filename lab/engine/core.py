@@ -182,7 +182,9 @@ def _load(run_id: int, name: str, doc_id: int | None, actor: Actor, params: dict
     run = db.session.get(Run, run_id)
     if run is None:
         raise NotFound(N_("This run does not exist."))
-    if run.status != "running":
+    # A viewer's dry run (a console's buttons) still shows a paused run's actions: the page
+    # disables them while the run is not running.
+    if run.status != "running" and actor.kind != "viewer":
         raise NotAllowed(N_("The run is %(status)s: nothing can be done in it now."),
                          status=run.status)
     if run.mode not in action.modes:
