@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
 from ..engine.labels import RUN_STATUS_LABELS, role_label
 from ..extensions import db
+from ..grading import Grade
 from ..models import Adjustment, Reflection, Run, User
 from ..runs import grade_run
+from . import bp
 
 # The export's columns, in order: keys that stay the same in every language (scripts and other
 # spreadsheets read them); the page shows the same columns with translated titles.
 COLUMNS = ("group", "student_no", "name", "roles", "steps", "mistakes", "points", "adjustment",
-           "total", "group_score", "max_score", "reflection_mark", "comment")
+           "total", "group_score", "max_score", "reflection_mark", "comment", "completed",
+           "group_auto", "group_adjustment", "group_comment")
 GROUP_COLUMNS = ("group", "met", "total", "mistakes", "auto", "adjustment", "score", "max",
-                 "status", "comment")
+                 "status", "comment", "completed")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -26,18 +30,103 @@ def adjustments(run_id: int) -> list[Adjustment]:
                                    .order_by(Adjustment.id)))
 
 
+@dataclass
+class Mine:
+    """One student's part of a run's grade: the points of the steps they did (less their
+    mistakes), their own adjustments, and the total."""
+    user_id: int
+    points: float
+    adjustments: list[Adjustment]
+    steps: list[str]
+    mistakes: int
+    missed: list[str]
+
+    @property
+    def adjustment(self):
+        return tidy(sum(a.points for a in self.adjustments))
+
+    @property
+    def total(self):
+        return tidy(self.points + self.adjustment)
+
+
+@dataclass
+class Final:
+    """A run's final score: the grading function's score plus the instructor's adjustments to
+    the group; and each student's (`mine(user_id)`). Every page and export that shows a score
+    reads it here, so no two of them can disagree."""
+    run: Run
+    grade: Grade
+    adjustments: list[Adjustment] = field(default_factory=list)  # the group's and students'
+
+    @property
+    def auto(self):
+        return tidy(self.grade.score)
+
+    @property
+    def group_adjustments(self) -> list[Adjustment]:
+        return [a for a in self.adjustments if a.user_id is None]
+
+    @property
+    def adjustment(self):
+        return tidy(sum(a.points for a in self.group_adjustments))
+
+    @property
+    def score(self):
+        return tidy(self.grade.score + self.adjustment)
+
+    @property
+    def max(self):
+        return tidy(self.grade.max_score)
+
+    @property
+    def completed(self) -> bool:
+        return self.grade.completed
+
+    @property
+    def comment(self) -> str:
+        return _comments(self.group_adjustments)
+
+    def mine(self, user_id: int) -> Mine:
+        own = self.grade.per_user.get(user_id, {})
+        return Mine(user_id, tidy(own.get("points", 0)),
+                    [a for a in self.adjustments if a.user_id == user_id],
+                    list(own.get("steps", [])), own.get("mistakes", 0),
+                    list(own.get("missed", [])))
+
+
+def final(run: Run, graded: Grade | None = None) -> Final:
+    """The one place a run's score is made final (automatic + adjustments)."""
+    return Final(run, graded if graded is not None else grade_run(run), adjustments(run.id))
+
+
+def doers(graded: Grade) -> dict[int, str]:
+    """user id → display name of the people whose events resolved the grade's steps or cost it
+    points: a grade page names who did each step."""
+    ids = {s.event.user_id for s in graded.steps if s.event is not None}
+    ids |= {loss.event.user_id for loss in graded.losses if loss.event is not None}
+    ids |= {e.user_id for e in graded.unscripted}
+    ids.discard(None)
+    if not ids:
+        return {}
+    return {u.id: u.display_name for u in db.session.scalars(select(User).where(
+        User.id.in_(ids)))}
+
+
+# A grade page (the class report, the practice completion page) names who did each step.
+bp.add_app_template_global(doers, "grade_doers")
+
+
 def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
     """One group's summary and one row per student of its run."""
-    graded = grade_run(run)
-    adj = adjustments(run.id)
-    group_adj = sum(a.points for a in adj if a.user_id is None)
-    summary = {"run": run, "group": group_number, "grade": graded,
-               "score": tidy(graded.score + group_adj), "auto": graded.score,
-               "adjustment": tidy(group_adj), "max": graded.max_score,
-               "met": graded.met_count, "total": len(graded.steps),
+    fin = final(run)
+    graded = fin.grade
+    summary = {"run": run, "group": group_number, "grade": graded, "final": fin,
+               "score": fin.score, "auto": fin.auto, "adjustment": fin.adjustment,
+               "max": fin.max, "met": graded.met_count, "total": len(graded.steps),
                "mistakes": len(graded.mistakes), "status": run.status,
-               "adjustments": [a for a in adj if a.user_id is None],
-               "comment": _comments(a for a in adj if a.user_id is None)}
+               "completed": fin.completed, "adjustments": fin.group_adjustments,
+               "comment": fin.comment}
     seats: dict[int, list[str]] = {}
     for seat in run.seats:
         seats.setdefault(seat.user_id, []).append(seat.role)
@@ -47,17 +136,17 @@ def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
     rows = []
     for user_id, roles in seats.items():
         user = users[user_id]
-        mine = graded.per_user.get(user_id, {"points": 0, "steps": [], "mistakes": 0})
-        mine_adj = [a for a in adj if a.user_id == user_id]
-        extra = sum(a.points for a in mine_adj)
+        mine = fin.mine(user_id)
         rows.append({"group": group_number, "user": user, "student_no": user.student_no or "",
-                     "name": user.display_name, "roles": roles, "steps": len(mine["steps"]),
-                     "mistakes": mine["mistakes"], "points": tidy(mine["points"]),
-                     "adjustment": tidy(extra), "total": tidy(mine["points"] + extra),
-                     "group_score": summary["score"], "max_score": graded.max_score,
+                     "name": user.display_name, "roles": roles, "steps": len(mine.steps),
+                     "mistakes": mine.mistakes, "points": mine.points,
+                     "adjustment": mine.adjustment, "total": mine.total,
+                     "group_score": fin.score, "max_score": fin.max,
                      "reflection_mark": None if marks.get(user_id) is None
                      else tidy(marks[user_id]), "run": run, "mode": run.mode,
-                     "adjustments": mine_adj, "comment": _comments(mine_adj)})
+                     "adjustments": mine.adjustments, "comment": _comments(mine.adjustments),
+                     "completed": fin.completed, "group_auto": fin.auto,
+                     "group_adjustment": fin.adjustment, "group_comment": fin.comment})
     rows.sort(key=lambda r: r["student_no"])
     return summary, rows
 

@@ -1,11 +1,14 @@
 """What a student's home page shows of the classroom: each class they are in, their group and who
-plays which role in it, and the class's runs they hold a seat in (status, time left, seats)."""
+plays which role in it, and the class's runs they hold a seat in (status, time left, seats, and
+once started the grade: the group's final score and the student's own points, adjustments with
+their comments, completed or not)."""
 from __future__ import annotations
 
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Assignment, Enrollment, User
+from .grades import final
 
 
 def classes_of(user_id: int, runs: list[dict]) -> tuple[list[dict], list[dict]]:
@@ -25,6 +28,10 @@ def classes_of(user_id: int, runs: list[dict]) -> tuple[list[dict], list[dict]]:
         mine = [e for e in runs if class_of.get(e["run"].assignment_id) ==
                 enrollment.classroom_id]
         placed.update(id(e) for e in mine)
+        for entry in mine:
+            if entry["run"].started_at is not None:
+                entry["final"] = final(entry["run"])
+                entry["mine"] = entry["final"].mine(user_id)
         team: dict[int, list[str]] = {}
         if enrollment.group:
             for role, uid in (enrollment.group.roles or {}).items():

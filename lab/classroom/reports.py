@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import Adjustment, Assignment, Document, Event, Group, Reflection, Run, User
-from ..runs import grade_run, scenario_of
-from .grades import tidy
+from ..models import Assignment, Document, Event, Group, Reflection, Run, User
+from ..runs import scenario_of
+from .grades import doers, final
 
 
 def since_start(run: Run, at: datetime | None) -> str:
@@ -22,16 +22,18 @@ def since_start(run: Run, at: datetime | None) -> str:
 
 
 def uncounted(graded, events: list[Event]) -> set[int]:
-    """Accepted events that did an action the scenario still expects but met no step (done out
-    of order, by another role or failing a check): the debrief explains these."""
+    """Accepted events that did an action of a step not met, and met no step (done out of
+    order, by another role or failing a check: a missed step's event too): the debrief
+    explains these."""
     waiting = {s.step.action for s in graded.steps if not s.met}
-    met = {s.event.id for s in graded.steps if s.event is not None}
+    met = {s.event.id for s in graded.steps if s.met and s.event is not None}
     return {e.id for e in events if e.ok and e.actor != "instructor" and e.id not in met
             and e.action in waiting}
 
 
 def lab_report(run: Run, user_id: int) -> dict:
-    graded = grade_run(run)
+    fin = final(run)
+    graded = fin.grade
     events = list(db.session.scalars(select(Event).where(
         Event.run_id == run.id, Event.user_id == user_id).order_by(Event.id)))
     created = {e.result.get("number") for e in events if e.ok and e.result.get("number")}
@@ -40,22 +42,20 @@ def lab_report(run: Run, user_id: int) -> dict:
         Document.run_id == run.id,
         Document.id.in_(doc_ids) | Document.number.in_(created)).order_by(Document.id))) \
         if doc_ids or created else []
-    mine = graded.per_user.get(user_id, {"points": 0, "steps": [], "mistakes": 0})
-    adjustments = list(db.session.scalars(select(Adjustment).where(
-        Adjustment.run_id == run.id, Adjustment.user_id == user_id).order_by(Adjustment.id)))
+    mine = fin.mine(user_id)
     group = db.session.get(Group, run.group_id) if run.group_id else None
     assignment = db.session.get(Assignment, run.assignment_id) if run.assignment_id else None
     return {
-        "run": run, "scenario": scenario_of(run), "grade": graded,
-        "student": db.session.get(User, user_id),
+        "run": run, "scenario": scenario_of(run), "grade": graded, "final": fin, "mine": mine,
+        "student": db.session.get(User, user_id), "names": doers(graded),
         "classroom": assignment.classroom if assignment else None,
         "group": group.number if group else None,
         "roles": [s.role for s in run.seats if s.user_id == user_id],
         "steps": [s for s in graded.steps if s.event and s.event.user_id == user_id],
         "events": events, "documents": documents,
         "mistakes": [e for e in events if not e.ok],
-        "points": tidy(mine["points"]), "adjustments": adjustments,
-        "total": tidy(mine["points"] + sum(a.points for a in adjustments)),
+        "points": mine.points, "adjustments": mine.adjustments, "total": mine.total,
+        "adjustments_shown": [a for a in fin.adjustments if a.user_id in (None, user_id)],
         "reflection": db.session.scalar(select(Reflection).where(
             Reflection.run_id == run.id, Reflection.user_id == user_id)),
     }
