@@ -30,6 +30,7 @@ from .scenario import COMPARISON, Scenario, Step, check_passes, resolve
 NOT_PLAYING = ("instructor", "system")
 MARK_STEP = "mark_step"
 GUIDE = "guide"  # a bot doing a step because the learner asked "show me"
+NEEDED = "_needed"  # noted on an action the world needed first for a step: not "unscripted"
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
         candidates = [s for s in scenario.steps
                       if not results[s.id].resolved and _fits(s, event, cases)]
         if not candidates:
-            if event.actor == "student":
+            if event.actor == "student" and not (event.world or {}).get(NEEDED):
                 unscripted.append(event)
             continue
         in_order = [s for s in candidates

@@ -23,7 +23,7 @@ from sqlalchemy.orm import selectinload
 from .engine import core, planner
 from .errors import N_, InvalidInput, NotAllowed
 from .extensions import db
-from .grading import MARK_STEP, EventView, check_reason, failed_check
+from .grading import MARK_STEP, NEEDED, EventView, check_reason, failed_check
 from .models import Document, Run
 from .runs import current_grade, grade_run, scenario_of
 from .scenario import WORLD_IN_TEXT, Step
@@ -103,6 +103,17 @@ def in_order(graded, steps: list[Step]) -> list[Step]:
     return [s for s in steps if all(d in done for d in s.deps)]
 
 
+def shown_values(action, values: dict) -> dict:
+    """Inputs as a check reads them: money in yuan (as results and scenario files give it), not
+    in the cents the engine parses it into."""
+    shown = {}
+    for key, value in values.items():
+        spec = action.input(key)
+        shown[key] = value / 100 if spec is not None and spec.kind == "money" and \
+            value is not None else value
+    return shown
+
+
 class Referee:
     """The engine's `Script` for scenario runs (plugged in by the app factory)."""
 
@@ -120,9 +131,13 @@ class Referee:
         steps = candidates(run, graded, action.name, action.role, case_id)
         strict = ctx.actor.kind in STRICT_ACTORS
         if not steps:
-            if strict and scenario.rules["unscripted"] == "refuse" and not self._needed(ctx):
-                raise NotAllowed(N_("The scenario does not ask for “%(action)s” now."),
-                                 action=action.name)
+            if strict and not ctx.dry:
+                needed = self._needed(ctx)
+                if scenario.rules["unscripted"] == "refuse" and not needed:
+                    raise NotAllowed(N_("The scenario does not ask for “%(action)s” now."),
+                                     action=action.name)
+                if needed:  # what the guide asked for first: grading does not list it
+                    ctx.world = {**(ctx.world or {}), NEEDED: True}
             return
         ready = in_order(graded, steps)
         if not ready:
@@ -138,7 +153,7 @@ class Referee:
             return
         ctx.script_steps = ready
         if strict and scenario.strict("checks") and not ctx.dry:
-            self._refuse_failed(ready, ctx.values, ctx.world)
+            self._refuse_failed(ready, shown_values(action, ctx.values), ctx.world)
 
     def after(self, ctx: core.Context, result: dict) -> None:
         ready = getattr(ctx, "script_steps", None)
@@ -146,7 +161,7 @@ class Referee:
             return
         if not scenario_of(ctx.run).strict("checks"):
             return
-        values = {k: v for k, v in ctx.values.items() if v is not None}
+        values = {k: v for k, v in shown_values(ctx.action, ctx.values).items() if v is not None}
         view = EventView(id=0, action=ctx.action.name, role=ctx.action.role, at=ctx.now,
                          params=values, result=result)
         self._refuse_failed(ready, view, ctx.world)
