@@ -112,4 +112,7 @@ def from_environment(instance_path: str) -> dict:
         # Seconds between a console's polls for news.
         "POLL_SECONDS": float(os.environ.get("POLL_SECONDS", "2")),
         "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+        # Minutes a running group may go without an accepted action before the instructor's
+        # board flags it as stalled (with what the guide says the run waits for).
+        "STALL_MINUTES": float(os.environ.get("STALL_MINUTES", "5")),
     }

@@ -199,6 +199,11 @@ class Referee:
         if result.resolved:
             raise NotAllowed(N_("Step %(number)s is already resolved."), "step",
                              number=result.step.number)
+        if result.step.starts_case and ctx.actor.kind != "system":
+            # Its order or inquiry would never exist, and the steps of its case could not follow.
+            raise NotAllowed(N_("Step %(number)s starts an order or inquiry: it cannot be marked, "
+                                "someone must do it (or “show me” it)."), "step",
+                             number=result.step.number)
 
     @staticmethod
     def _needed(ctx: core.Context) -> bool:

@@ -218,6 +218,11 @@ def test_an_instructor_marks_a_step_done_or_skipped_and_the_run_goes_on(app):
     with pytest.raises(NotAllowed):
         perform(run.id, instructor, "mark_step", None,
                 {"step": "order", "verdict": "done", "reason": "x"})
+    other, _ = seated("b2c-out-of-stock", "supplier")  # its order is not placed yet
+    with pytest.raises(NotAllowed) as refused:
+        perform(other.id, instructor, "mark_step", None,
+                {"step": "order", "verdict": "skipped", "reason": "x"})
+    assert "starts an order" in refused.value.message
     perform(run.id, instructor, "mark_step", None,
             {"step": "accept", "verdict": "skipped", "reason": "sales was absent"})
     graded = grade_run(db.session.get(Run, run.id))

@@ -14,7 +14,8 @@ from ..engine.registry import REGISTRY
 from ..errors import N_, DomainError, NotAllowed
 from ..extensions import db
 from ..models import Document, Group, Product, Run, Seat, User
-from ..runs import grade_run, scenario_of
+from ..runs import events_of, grade_run, scenario_of
+from . import repair
 from .grades import final
 
 INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
@@ -38,7 +39,9 @@ def group_numbers(runs: list[Run]) -> dict[int, int | None]:
 
 def board_rows(assignment) -> list[dict]:
     """Per group: progress, the steps expected now and who holds their role, mistakes, score,
-    playing minutes. Bots of groups nobody watches get their turn here."""
+    playing minutes, and the flag of a stalled group with what the guide says it waits for
+    (repair.flag: read from the events graded here, no query of its own unless flagged).
+    Bots of groups nobody watches get their turn here."""
     runs = list(assignment.runs)
     numbers = group_numbers(runs)
     seats = db.session.execute(select(Seat.run_id, Seat.role, User).join(
@@ -47,7 +50,8 @@ def board_rows(assignment) -> list[dict]:
     for run in runs:
         bots.maybe_tick(run)
         run = db.session.get(Run, run.id)
-        graded = grade_run(run)
+        events = events_of(run)
+        graded = grade_run(run, events)
         holders: dict[str, list[str]] = {}
         for run_id, role, user in seats:
             if run_id == run.id:
@@ -61,6 +65,8 @@ def board_rows(assignment) -> list[dict]:
                      "elapsed": int(run.elapsed().total_seconds() // 60),
                      "limit": run.time_limit_minutes, "completed": graded.completed,
                      "ops": CLOCK_OPS.get(run.status, ())})
+        rows[-1].update(flag=repair.flag(run, graded, events), holders=holders,
+                        open=len(repair.open_steps(graded)))
     return rows
 
 

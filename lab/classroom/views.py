@@ -12,14 +12,16 @@ from sqlalchemy import select
 
 from .. import once
 from ..engine import registry
-from ..errors import DomainError
+from ..engine.labels import action_label
+from ..errors import AlreadyDone, DomainError
 from ..extensions import db
+from ..grading import MARK_STEP
 from ..i18n import text
 from ..models import Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User
 from ..models.run import ROLES
-from ..runs import CLOCK_ACTIONS, grade_run, scenario_of
+from ..runs import CLOCK_ACTIONS, events_of, grade_run, scenario_of
 from ..scenario import validate
-from . import board, bp, grades, groups, reports, rosters, work
+from . import board, bp, grades, groups, repair, reports, rosters, work
 from .access import instructor_owns_run
 
 
@@ -339,6 +341,79 @@ def board_page(assignment_id):
                            choices=board.injection_choices(assignment))
 
 
+# ---- repairs: one group's run ----------------------------------------------------------------
+
+def _class_run(run_id: int) -> Run:
+    """A group's run of an assignment of the current instructor's class (else 404)."""
+    run = _run(run_id)
+    if run.assignment_id is None:
+        abort(404)
+    _assignment(run.assignment_id)
+    return run
+
+
+@bp.route("/run/<int:run_id>/repair")
+@instructor_required
+def repair_page(run_id):
+    """One group's run for repair: what the guide says it waits for, its steps with their
+    state, and the form that marks an open step done or skipped."""
+    run = _class_run(run_id)
+    events = events_of(run)
+    graded = grade_run(run, events)
+    flag = repair.flag(run, graded, events)
+    answer = flag.answer if flag else (repair.answer(run, graded) if run.status == "running"
+                                       and not graded.completed else None)
+    holders: dict[str, list[str]] = {}
+    for seat in run.seats:
+        holders.setdefault(seat.role, []).append(seat.user.display_name)
+    return render_template("classroom/repair.html", run=run, graded=graded, answer=answer,
+                           flag=flag, final=grades.final(run, graded),
+                           group=_group_number(run), holders=holders,
+                           names={seat.user_id: seat.user.display_name for seat in run.seats},
+                           open_steps=repair.open_steps(graded),
+                           next_ids={s.id for s in graded.next_steps()})
+
+
+@bp.route("/run/<int:run_id>/mark", methods=["POST"])
+@instructor_required
+def mark_step(run_id):
+    """Mark an open step of one group's run done or skipped, with a reason (an event of the
+    run, by this instructor)."""
+    run = _class_run(run_id)
+    group = _group_number(run)
+    to_board = redirect(url_for("classroom.board", assignment_id=run.assignment_id,
+                                _anchor=f"run-{run.id}"))
+    key = request.form.get("request_key", "")
+    step_id = request.form.get("step", "").strip()
+    verdict = request.form.get("verdict", "")
+    reason = request.form.get("reason", "")
+    try:
+        repair.mark(run, current_user.id, step_id, verdict, reason,
+                    key[:48] if once.KEY.match(key) else None)
+    except AlreadyDone as done:
+        flash(done.message, "warning")
+        return to_board
+    except DomainError as error:
+        flash(_("Nothing was marked for group %(n)s: %(why)s", n=group, why=error.message),
+              "danger")
+        return redirect(url_for("classroom.repair_page", run_id=run.id)), 303
+    step = scenario_of(run).step(step_id)
+    reason = reason.strip()
+    if verdict == "done":
+        message = _("Step %(number)s “%(action)s” marked done for group %(n)s: %(reason)s",
+                    number=step.number, action=action_label(step.action), n=group,
+                    reason=reason)
+    else:
+        message = _("Step %(number)s “%(action)s” marked skipped for group %(n)s: %(reason)s",
+                    number=step.number, action=action_label(step.action), n=group,
+                    reason=reason)
+    flash(message, "success")
+    if repair.dead_end_after(run):
+        flash(_("Group %(n)s can do nothing now (a dead end): open its repair page and mark "
+                "the blocked step too.", n=group), "danger")
+    return to_board
+
+
 # ---- grades -----------------------------------------------------------------------------------
 
 @bp.route("/assignment/<int:assignment_id>/grades")
@@ -389,9 +464,11 @@ def replay(run_id):
     events = list(db.session.scalars(select(Event).where(Event.run_id == run.id)
                                      .order_by(Event.id)))
     lanes = []
-    # The run's clock (start, pause, resume, stop) spans every lane: it is nobody's move.
+    # The run's clock (start, pause, resume, stop) and the steps resolved by hand span every
+    # lane: they are nobody's move.
+    across = (*CLOCK_ACTIONS, MARK_STEP)
     for role in [s.role for s in scenario_of(run).steps] + [
-            e.role for e in events if e.action not in CLOCK_ACTIONS]:
+            e.role for e in events if not (e.action in across and e.ok)]:
         if role and role not in lanes:
             lanes.append(role)
     graded = grade_run(run)
@@ -401,7 +478,8 @@ def replay(run_id):
     return render_template("classroom/replay.html", run=run, events=events, lanes=lanes,
                            met_by=met_by, uncounted=reports.uncounted(graded, events),
                            group=_group_number(run), since=reports.since_start,
-                           clock_actions=CLOCK_ACTIONS)
+                           clock_actions=CLOCK_ACTIONS, mark_action=MARK_STEP,
+                           steps={s.id: s for s in scenario_of(run).steps})
 
 
 @bp.route("/run/<int:run_id>/report/<int:user_id>", methods=["GET", "POST"])
