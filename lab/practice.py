@@ -16,6 +16,7 @@ from .extensions import db
 from .i18n import text
 from .models import Event, Run
 from .models.run import ROLES
+from .classroom.grades import final
 from .plan import plan
 from .rules import fill_in, world_values
 from .runs import create_run, grade_run, scenario_of
@@ -174,8 +175,10 @@ def guide(run: Run, role: str) -> dict:
             "waiting": why.message if why is not None else None,
             "show": _show_me_text(run, step, moves[0]) if moves else None,
         })
+    # A class run's score is final with the instructor's adjustments, as on every grade page.
+    score = final(run, graded).score if run.kind == "class" else graded.score
     return {"steps": rows, "met": graded.met_count, "resolved": graded.resolved_count,
-            "total": len(graded.steps), "score": graded.score, "max": graded.max_score,
+            "total": len(graded.steps), "score": score, "max": graded.max_score,
             "completed": graded.completed, "solo": run.kind == "solo", "run": run}
 
 
