@@ -189,7 +189,9 @@ def translations_command():
     here = os.getcwd()
     os.chdir(ROOT)  # locations relative to the repository
     try:
+        # --ignore-dirs: only hidden folders (the default also skips _macros/ and _partials/).
         cli.run(["pybabel", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--no-wrap",
+                 "--ignore-dirs", ".*",
                  "--sort-by-file", "--project", "ecomlab", "-o", str(pot), "."])
     finally:
         os.chdir(here)

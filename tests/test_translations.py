@@ -16,8 +16,10 @@ def source_msgids() -> set[str]:
     method_map = [("lab/**.py", "python"), ("roles/**.py", "python"),
                   ("templates/**.html", "jinja2")]
     ids = set()
+    # Only hidden folders are skipped (babel's default also skips templates/_partials/).
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), method_map, keywords=KEYWORDS):
+            str(ROOT), method_map, keywords=KEYWORDS,
+            directory_filter=lambda path: not Path(path).name.startswith(".")):
         ids.add(message if isinstance(message, str) else message[0])
     return ids
 
