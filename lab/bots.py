@@ -6,16 +6,17 @@ processes ticking the same run at once are harmless: a document action done twic
 already done, and a bot's action that starts something carries a one-time request key."""
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
 from .engine import Actor, perform
-from .errors import DomainError, InvalidInput
+from .errors import N_, DomainError, InvalidInput
 from .extensions import db
 from .models import Event, Run
 from .models.base import utcnow
-from .plan import Move, plan
+from .plan import Move, _product_for, plan
 from .runs import grade_run
 
 
@@ -86,16 +87,49 @@ def _act_once(run: Run) -> bool:
     return any(pass_over(run, step, later) for step, later in planned.passed_over())
 
 
-def pass_over(run: Run, step, later) -> bool:
-    """Record that a step can no longer happen since a later one was done first, so the run
-    goes on (grading leaves it out of the maximum, with the reason)."""
+def pass_over_params(step, why) -> dict:
+    """The system mark that passes a step over; its reason is the later step's id or the
+    world's refusal, stored untranslated ("json:{msg, args}") and read in the reader's
+    language."""
+    if isinstance(why, DomainError):
+        reason = "json:" + json.dumps(why.to_json(), ensure_ascii=False)
+    elif why is None:
+        reason = "json:" + json.dumps({"msg": NO_DOCUMENT, "args": {"action": step.action}})
+    else:
+        reason = why.id
+    return {"step": step.id, "verdict": "skipped", "reason": reason}
+
+
+def pass_over(run: Run, step, why) -> bool:
+    """Record that a step can no longer happen (why: the later step done first, or the world's
+    refusal), so the run goes on (grading leaves it out of the maximum, with the reason)."""
     try:
-        perform(run.id, Actor("system", "system"), "mark_step", None,
-                {"step": step.id, "verdict": "skipped", "reason": later.id},
+        perform(run.id, Actor("system", "system"), "mark_step", None, pass_over_params(step, why),
                 request_key=f"pass:{run.id}:{step.id}", record_refusal=False)
     except DomainError:
         return False
     return True
+
+
+NO_DOCUMENT = N_("nothing is left for “%(action)s” to act on.")
+
+
+def fallback_params(run: Run, move: Move, error: InvalidInput) -> dict | None:
+    """What a bot sends instead when the world refuses a value that came from the step's check
+    or the script's `with` (a first-edition check of 20 after a stock loss; an order for a
+    product a student did not publish): the engine's own default, or what the mall has. Grading
+    tells what that was worth. None: nothing else to try."""
+    params = {k: v for k, v in move.params.items()
+              if k != error.field and k not in move.derived}
+    if error.field == "sku" and "lines" in move.params:
+        product = _product_for(run, None)
+        if product is None:
+            return None
+        params["lines"] = [{"sku": product.sku, "qty": line.get("qty", 1)}
+                           for line in move.params["lines"]][:1]
+    elif error.field not in move.params:
+        return None
+    return params
 
 
 def perform_move(run: Run, move: Move, kind: str = "bot") -> bool:
@@ -106,13 +140,12 @@ def perform_move(run: Run, move: Move, kind: str = "bot") -> bool:
         perform(run.id, Actor(move.role, kind), move.action, move.doc, move.params,
                 request_key=key, record_refusal=False)
     except InvalidInput as error:
-        # A value taken from the step's check that the world no longer allows (a first-edition
-        # check of 20 after a stock loss): the bot lets the engine choose, grading tells.
-        if error.field not in move.derived:
+        params = fallback_params(run, move, error)
+        if params is None:
             return False
         try:
-            perform(run.id, Actor(move.role, kind), move.action, move.doc,
-                    move.without_derived(), request_key=key, record_refusal=False)
+            perform(run.id, Actor(move.role, kind), move.action, move.doc, params,
+                    request_key=key, record_refusal=False)
         except DomainError:
             return False
     except DomainError:

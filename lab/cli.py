@@ -2,7 +2,6 @@
 import json
 import os
 import sys
-from datetime import timedelta
 
 import click
 from flask import current_app

@@ -19,6 +19,7 @@ step is. Every point lost is a `Loss` with a reason a student can read (a stored
 in the reader's language by lab.errors.render)."""
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -271,7 +272,7 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
             resolve_step(results[step.id], event, "missed", order_reason(scenario, step, done))
 
     steps = [results[s.id] for s in scenario.steps]
-    mistakes = [e for e in ordered if not e.ok and e.actor != "bot"]
+    mistakes = [e for e in ordered if not e.ok and e.actor == "student"]
     completed = all(s.resolved for s in steps)
     finished = max((s.event.at for s in steps if s.event), default=None) if completed else None
     late = 0.0
@@ -309,7 +310,10 @@ def _mark(results: dict, event: EventView, resolve_step) -> None:
         return
     verdict = event.params.get("verdict")
     later = next((r.step for r in results.values() if r.id == event.params.get("reason")), None)
-    if event.actor == "system" and later is not None:
+    why = _stored(event.params.get("reason"))
+    if event.actor == "system" and why is not None:
+        reason = message(N_("Passed over, it can no longer be done: %(why)s"), why=why)
+    elif event.actor == "system" and later is not None:
         reason = message(N_("Passed over: step %(number)s “%(action)s” was done before it, and "
                             "now it can no longer be done."), number=later.number,
                          action=later.action)
@@ -317,6 +321,18 @@ def _mark(results: dict, event: EventView, resolve_step) -> None:
         reason = message(N_("Marked %(verdict)s by the instructor: %(reason)s"),
                          verdict=verdict, reason=event.params.get("reason") or "—")
     resolve_step(result, event, "met" if verdict == "done" else "skipped", reason)
+
+
+def _stored(reason) -> dict | None:
+    """A system mark's reason may be a stored refusal ("json:{msg, args}"), read later in the
+    reader's language."""
+    if isinstance(reason, str) and reason.startswith("json:"):
+        try:
+            value = json.loads(reason[5:])
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) and value.get("msg") else None
+    return None
 
 
 def _losses(scenario, steps, mistakes, unscripted, late, late_penalty) -> list[Loss]:

@@ -112,7 +112,8 @@ def make(run: Run, move: dict, user_id: int) -> dict:
             actor = Actor("instructor", "instructor") if move["as"] == "instructor" else \
                 Actor(move["as"], "student", user_id)
             doc, params = _target(run, move)
-            perform(run.id, actor, move["action"], doc, params)
+            perform(run.id, actor, move["action"], doc, params,
+                    record_refusal=actor.kind == "student")
         entry["accepted"] = True
     except DomainError as error:
         db.session.rollback()

@@ -58,18 +58,22 @@ class Plan:
         return not self.graded.completed and not self.moves and not self.waiting and \
             not self.passed_over()
 
-    def passed_over(self) -> list[tuple[Step, Step]]:
-        """Blocked steps that can no longer happen because a step after them was done first
-        (a loose run paid before the payment reminder): (the step, the later step done)."""
+    def passed_over(self) -> list[tuple[Step, object]]:
+        """Blocked steps that can no longer happen: (the step, why). Why is the later step done
+        first (a loose run paid before the payment reminder), or, when nothing else can move,
+        the world's own refusal ("enough stock: nothing to forward", a document rejected)."""
         found = []
         for step, why in self.blocked:
-            if why is None or getattr(why, "need", None) is not None:
+            if getattr(why, "need", None) is not None:
                 continue
             later = next((r.step for r in self.graded.steps
                           if r.resolved and step.id in r.step.deps), None)
-            if later is not None:
+            if later is not None and why is not None:
                 found.append((step, later))
-        return found
+        if found or self.moves or self.waiting:
+            return found
+        return [(step, why) for step, why in self.blocked
+                if getattr(why, "need", None) is None]
 
     def for_step(self, step_id: str) -> list[Move]:
         return [m for m in self.moves if m.step.id == step_id]
@@ -102,12 +106,13 @@ def plan(run: Run, graded: Grade | None = None) -> Plan:
         derived = tuple(k for k in params if k in step.check and k not in step.params)
         while True:
             action = registry.get(name)
-            refusal = check(run, Actor(action.role, "bot"), name, doc, params)
+            bot = plays(run, step if depth == 0 else None, action.role, held)
+            # A student's move is planned as the student would be judged (the script's rules).
+            refusal = check(run, Actor(action.role, "bot" if bot else "viewer"), name, doc,
+                            params)
             if refusal is None:
                 result.moves.append(Move(step, name, action.role, doc, params, gap=depth > 0,
-                                         bot=plays(run, step if depth == 0 else None,
-                                                   action.role, held),
-                                         derived=derived if depth == 0 else ()))
+                                         bot=bot, derived=derived if depth == 0 else ()))
                 break
             need = getattr(refusal, "need", None) if isinstance(refusal, NotAllowed) else None
             if need is None or isinstance(refusal, AlreadyDone) or depth >= MAX_CHAIN:

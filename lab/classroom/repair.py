@@ -35,6 +35,7 @@ from ..models import Event, Run
 from ..models.base import utcnow
 from ..plan import plan
 from ..runs import CLOCK_ACTIONS
+from ..scenario import Step
 
 REPEATED = 3  # the same action refused this many times in a row is a wall
 CACHE_SIZE = 512
@@ -63,8 +64,11 @@ def answer(run: Run, graded: Grade) -> dict:
             minute = step.at_minute
             line.update(state="waiting", minute=int(minute) if float(minute).is_integer()
                         else minute)
-        elif step.id in passed:
+        elif step.id in passed and isinstance(passed[step.id], Step):
             line.update(state="passed", later=passed[step.id].number)
+        elif step.id in passed:  # the bots will pass it over: the world can no longer do it
+            why = passed[step.id]
+            line.update(state="blocked", why=why.to_json() if why is not None else None)
         elif first is not None:
             line.update(state="first", first={
                 "role": first.role, "action": first.action,

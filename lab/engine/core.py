@@ -293,6 +293,9 @@ def perform(run: Run | int, actor: Actor, name: str, document: Document | int | 
     doc_id = document if isinstance(document, int) or document is None else document.id
     params = dict(params or {})
     db.session.rollback()  # start from a fresh transaction; views hold no pending changes
+    if request_key and _done_with_key(run_id, request_key):
+        # The same form again (a reload, a double click after the first was done): not a mistake.
+        raise AlreadyDone(N_("Already done: this form was sent before."))
     for attempt in range(8):
         try:
             event = _perform_once(run_id, actor, name, doc_id, params, request_key)

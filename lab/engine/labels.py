@@ -89,6 +89,8 @@ def translate_arg(key: str, value):
     state… keys, names stored as their {en, zh} mapping, money stored as {"cents": n}, and
     who did something ({"bot": role} or {"role": role})."""
     if isinstance(value, dict):
+        if "msg" in value:  # a stored message inside another (why a step was passed over)
+            return errors.render(value)
         if "cents" in value:
             return money(value["cents"])
         if "bot" in value:

@@ -57,7 +57,7 @@ def inject_notice(ctx):
 @register("mark_step", "instructor", None, label=_l("Mark a step"), extra=True,
           inputs=(Field("step", max_length=100),
                   Field("verdict", "choice", choices=("done", "skipped")),
-                  Field("reason", "text", max_length=500)))
+                  Field("reason", "text", max_length=2000)))
 def mark_step(ctx):
     """The instructor resolves a step of the script by hand (a repair for a stuck group): done
     earns its points, skipped leaves it out of the maximum. The scenario layer checks that the

@@ -29,10 +29,16 @@ def create_order(ctx, lines, payment, delivery_date=None, price_of=None, case_id
     return order
 
 
+def products_in_the_mall(ctx) -> None:
+    """Every product of the order is published in this run (a dry run sees it too)."""
+    for line in ctx.values.get("lines") or []:
+        ctx.product(line["sku"])
+
+
 @register("place_order", "buyer", None, starts_case=True, label=_l("Place order"),
           inputs=(Field("lines", "lines"), Field("payment", "choice", choices=PAYMENT_METHODS),
                   Field("delivery_date", "date", required=False)),
-          requires=(member_approved,))
+          requires=(member_approved, products_in_the_mall))
 def place_order(ctx):
     v = ctx.values
     order = create_order(ctx, v["lines"], v["payment"], v.get("delivery_date"))
