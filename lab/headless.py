@@ -136,10 +136,8 @@ def _target(run: Run, move: dict):
         if doc is None:
             raise InvalidInput(N_("That document does not exist in this run."), "on")
     elif action.on is not None:
-        found = document_for(run, step, graded.case_ids()) if step.action == action.name \
-            else None
-        if not found and registry.get(step.action).on == action.on:
-            found = document_for(run, step, graded.case_ids())
+        found = document_for(run, step, graded.case_ids()) \
+            if registry.get(step.action).on == action.on else None
         doc = found or _latest(run, action)
     if "with" in move:
         return doc, dict(move.get("with") or {})

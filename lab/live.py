@@ -35,13 +35,4 @@ def poll(run_id):
     # status and the seconds left: a console shows "paused"/"ended", disables its buttons and
     # stops (or restarts from `left`) its countdown without waiting for a reload.
     return jsonify(last=run.last_event_id, status=run.status,
-                   changed=run.last_event_id != since, left=seconds_left(run))
-
-
-def seconds_left(run: Run) -> int | None:
-    """Seconds left of the run's time limit (all of it before the start; frozen while paused),
-    or None without a limit."""
-    if not run.time_limit_minutes:
-        return None
-    left = run.time_limit_minutes * 60 - run.elapsed().total_seconds()
-    return max(0, int(left))
+                   changed=run.last_event_id != since, left=run.seconds_left())

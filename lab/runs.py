@@ -6,7 +6,7 @@ import functools
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from .errors import N_, NotAllowed
 from .extensions import db
@@ -177,13 +177,14 @@ def grade_run(run: Run, events: list[Event] | None = None, now: datetime | None 
 
 
 def current_grade(run: Run) -> Grade:
-    """The grade as the run stands, computed once per request and run state: an inbox, the
-    guide and the rules ask it many times while rendering one page."""
+    """The grade as the run stands, computed once per request and run state (its last accepted
+    event): an inbox, the guide and the rules ask it many times while rendering one page.
+    (A refusal does not move the run's last event: pages are answered after a redirect, in a
+    request that has not recorded one.)"""
     if not has_request_context():
         return grade_run(run)
-    last = db.session.scalar(select(func.max(Event.id)).where(Event.run_id == run.id))
     cache = g.setdefault("_lab_grades", {})
-    key = (run.id, last)
+    key = (run.id, run.last_event_id)
     if key not in cache:
         cache[key] = grade_run(run)
     return cache[key]

@@ -40,17 +40,12 @@ def home():
         .where(Seat.user_id == current_user.id).order_by(Run.id.desc(), Seat.id)).all()
     runs: dict[int, dict] = {}
     for seat, run in seats:
-        entry = runs.setdefault(run.id, {"run": run, "roles": [], "left": _seconds_left(run)})
+        entry = runs.setdefault(run.id, {"run": run, "roles": [], "left": run.seconds_left()
+                                          if run.status in ("running", "paused") else None})
         entry["roles"].append(seat.role)
     enrollments = db.session.scalars(select(Enrollment).where(
         Enrollment.user_id == current_user.id)).all()
     return render_template("home.html", runs=list(runs.values()), enrollments=enrollments)
-
-
-def _seconds_left(run: Run) -> int | None:
-    if not run.time_limit_minutes or run.status not in ("running", "paused"):
-        return None
-    return max(0, int(run.time_limit_minutes * 60 - run.elapsed().total_seconds()))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

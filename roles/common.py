@@ -16,8 +16,7 @@ from sqlalchemy.orm import selectinload
 from lab import once
 from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
-from lab.errors import AlreadyDone, DomainError
-from lab.errors import N_, InvalidInput
+from lab.errors import N_, AlreadyDone, DomainError, InvalidInput
 from lab.extensions import db
 from lab.models import Document, Event, Party, Run
 from lab.views import safe_next
@@ -201,8 +200,7 @@ def common_context(run: Run) -> dict:
 
 def countdown(run: Run) -> int | None:
     """Seconds left of the run's time limit, or None without one (the poll answers the same)."""
-    from lab.live import seconds_left
-    return seconds_left(run)
+    return run.seconds_left()
 
 
 def wants_json() -> bool:

@@ -25,10 +25,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
 
 from ..engine import Actor, perform
-from ..errors import N_, AlreadyDone
 from ..extensions import db
 from ..grading import MARK_STEP, NOT_PLAYING, Grade, StepResult
 from ..models import Event, Run
@@ -174,10 +172,7 @@ def mark(run: Run, user_id: int, step_id: str, verdict: str, reason: str,
     DomainError that changed nothing (an unknown or resolved step, a run that is not running,
     a missing reason). The same form sent twice (its one-time key) is done once."""
     request_key = mark_key(key) if key else None
-    if request_key and db.session.scalar(select(Event.id).where(
-            Event.run_id == run.id, Event.request_key == request_key)) is not None:
-        raise AlreadyDone(N_("Already done: this form was sent before."))
-    # An instructor's refusal is no mistake of the group: it is not recorded.
+    # perform() answers a resent form (its key) with AlreadyDone. An instructor's refusal is no mistake of the group: it is not recorded.
     return perform(run.id, Actor("instructor", "instructor", user_id), MARK_STEP, None,
                    {"step": step_id, "verdict": verdict, "reason": reason},
                    request_key=request_key, record_refusal=False)

@@ -49,6 +49,13 @@ class Run(db.Model):
         end = self.finished_at or self.paused_at or now or utcnow()
         return end - self.started_at - timedelta(seconds=self.paused_seconds or 0)
 
+    def seconds_left(self) -> int | None:
+        """Seconds left of the time limit (all of it before the start; frozen while paused),
+        or None without a limit."""
+        if not self.time_limit_minutes:
+            return None
+        return max(0, int(self.time_limit_minutes * 60 - self.elapsed().total_seconds()))
+
     def held_roles(self) -> set[str]:
         return {seat.role for seat in self.seats}
 
