@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import babel, csrf, db, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -14,13 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=os.environ.get("ECOMLAB_INSTANCE", str(ROOT / "instance")),
                 template_folder=str(ROOT / "templates"), static_folder="static")
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     from . import config as cfg
+    Path(app.instance_path).mkdir(mode=0o700, parents=True, exist_ok=True)
+    cfg.make_private(Path(app.instance_path), 0o700)
     app.config.update(cfg.from_environment(app.instance_path))
     app.config.update(config or {})
-    # Refuses to start a shared database without a real key (RuntimeError saying how).
+    if app.config.get("TESTING") and "RATELIMIT_ENABLED" not in (config or {}):
+        app.config["RATELIMIT_ENABLED"] = False  # only the tests of the limits turn them on
+    # Refuses to start a shared database, or several hosts, without a real key (RuntimeError
+    # saying how).
+    cfg.check_deployment(app.config, config or {})
     app.config["SECRET_KEY"] = cfg.secret_key(app.config, app.instance_path, config or {})
+    cfg.create_private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"])
     register_extensions(app)
+    register_security(app)
     register_blueprints(app)
     register_template_helpers(app)
     register_cli(app)
@@ -56,6 +63,27 @@ def _sqlite_pragmas(dbapi_connection, _record):
         cursor.close()
 
 
+def register_security(app: Flask) -> None:
+    """Proxies' headers (when configured), rate limits, and the security headers: a Content
+    Security Policy that runs only the lab's own script files, HSTS and Secure cookies when
+    served over https (lab/config.py explains the settings)."""
+    from flask_talisman import Talisman
+    from werkzeug.middleware.proxy_fix import ProxyFix
+    proxies = app.config["ECOMLAB_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    limiter.init_app(app)
+    https = app.config["ECOMLAB_HTTPS"]
+    if https:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
+    app.extensions["talisman"] = Talisman(
+        app, content_security_policy=app.config["CONTENT_SECURITY_POLICY"],
+        force_https=False,  # the proxy in front redirects; here it could loop
+        strict_transport_security=https, session_cookie_secure=https,
+        session_cookie_samesite=app.config["SESSION_COOKIE_SAMESITE"],
+        frame_options="SAMEORIGIN")
+
+
 def register_blueprints(app: Flask) -> None:
     from roles import register_consoles
 
@@ -75,6 +103,8 @@ def register_template_helpers(app: Flask) -> None:
     from .i18n import money, text
     app.add_template_filter(money, "money")
     app.add_template_filter(text, "text")
+    from .join_codes import shown
+    app.add_template_filter(shown, "join_code")
 
 
 def register_cli(app: Flask) -> None:

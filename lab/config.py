@@ -2,7 +2,9 @@
 
 The secret key signs every session cookie, so a shared server must not run on a key anyone can
 guess: on SQLite with no SECRET_KEY in the environment (the local quick start) one is generated
-once into instance/secret_key; any other database needs a real SECRET_KEY (see secret_key())."""
+once into instance/secret_key; any other database needs a real SECRET_KEY (see secret_key()), and
+so does a lab served by several hosts (ECOMLAB_HOSTS, see check_deployment()). Files the lab
+creates itself (the key, the SQLite database) are readable by their owner only."""
 import os
 import secrets
 import time
@@ -84,6 +86,95 @@ def secret_key(config: dict, instance_path: str, given: dict) -> str:
         "it private.")
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise RuntimeError(f"{name} must be a whole number (it is {value!r}).")
+    return int(value)
+
+
+def _env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise RuntimeError(f"{name} must be 1 or 0 (it is {value!r}).")
+
+
+def check_deployment(config: dict, given: dict) -> None:
+    """Refuse a configuration that cannot work on several hosts: each host would sign
+    sessions and contracts with a key of its own (so logins and signatures break from one
+    host to the next), or each would write its own SQLite file. RuntimeError saying how."""
+    hosts = config["ECOMLAB_HOSTS"]
+    if hosts <= 1:
+        return
+    if not (given.get("SECRET_KEY") or environment_secret_key()):
+        raise RuntimeError(
+            f"ECOMLAB_HOSTS is {hosts}, but SECRET_KEY is not set: every host must sign "
+            "logins and contracts with the same key. Make one key, e.g. with "
+            f"{MAKE_A_KEY}, and give the same SECRET_KEY to every host.")
+    if is_sqlite(config["SQLALCHEMY_DATABASE_URI"]):
+        raise RuntimeError(
+            f"ECOMLAB_HOSTS is {hosts}, but the database is a SQLite file, which only one "
+            "host can use: set DATABASE_URL to the PostgreSQL database every host shares.")
+
+
+def create_private_sqlite_file(database_uri: str) -> None:
+    """Create a SQLite database file readable by its owner only (0600, with O_EXCL: no moment
+    where it exists with looser rights), before SQLite would create it world-readable; an
+    existing file of ours with looser rights is tightened. SQLite gives its -wal and -shm
+    files the rights of the database file."""
+    url = make_url(database_uri)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:" \
+            or url.database.startswith("file:"):
+        return
+    path = Path(url.database)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        make_private(path)
+    except FileNotFoundError:  # its folder does not exist: SQLite will say so
+        pass
+
+
+def make_private(path: Path, mode: int = 0o600) -> None:
+    """Take group and other rights off a file or folder of ours (one an older version made)."""
+    try:
+        info = path.stat()
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            path.chmod(mode)
+    except OSError:
+        pass
+
+
+def _rate_limit_storage() -> str:
+    """Where rate limits are counted: Redis when configured (several processes or hosts then
+    share one count), else each process's memory."""
+    return (os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+            or "memory://").strip()
+
+
+# Scripts only from the lab's own files (no inline script, no eval); styles may be inline
+# (style attributes and the few <style> blocks of the print pages).
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": ["'self'", "'unsafe-inline'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'self'",
+    "base-uri": "'self'",
+    "object-src": "'none'",
+}
+
+
 def _database_url(instance_path: str) -> str:
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -105,8 +196,37 @@ def from_environment(instance_path: str) -> dict:
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
         "LANGUAGES": ["zh", "en"],
         "BOOTSTRAP_SERVE_LOCAL": True,
-        "WTF_CSRF_TIME_LIMIT": None,
+        # A form's security token lasts 6 hours: a page left open through a long class still
+        # works; an older one answers "the page expired, reload it" (lab/views.py csrf_error).
+        "WTF_CSRF_TIME_LIMIT": 6 * 3600,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # ECOMLAB_HTTPS=1: the lab is served over https (usually by a reverse proxy): the
+        # session cookie is sent over https only and browsers are told to stay on https (HSTS).
+        "ECOMLAB_HTTPS": _env_flag("ECOMLAB_HTTPS"),
+        # ECOMLAB_PROXIES=N: N reverse proxies in front of the lab; their X-Forwarded-For and
+        # X-Forwarded-Proto are trusted (client addresses for the rate limits, https).
+        "ECOMLAB_PROXIES": _env_int("ECOMLAB_PROXIES", 0),
+        # ECOMLAB_HOSTS=N: how many hosts serve this lab (more than 1 needs SECRET_KEY and a
+        # shared database: check_deployment()).
+        "ECOMLAB_HOSTS": _env_int("ECOMLAB_HOSTS", 1),
+        "CONTENT_SECURITY_POLICY": CONTENT_SECURITY_POLICY,
+        # Rate limits (Flask-Limiter; lab/auth/limits.py): counted in Redis when
+        # RATELIMIT_STORAGE_URI or REDIS_URL is set, else in each process's memory.
+        "RATELIMIT_ENABLED": _env_flag("RATELIMIT_ENABLED", True),
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(),
+        "RATELIMIT_STRATEGY": "moving-window",
+        "RATELIMIT_KEY_PREFIX": "ecomlab",
+        "RATELIMIT_HEADERS_ENABLED": True,  # Retry-After on a 429
+        "RATELIMIT_SWALLOW_ERRORS": True,  # Redis down: log it and let people log in
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        # Failed logins per account and per client address, wrong join codes per address,
+        # registrations per address (a class behind one NAT registers at once), wrong current
+        # passwords per account.
+        "LOGIN_LIMIT_PER_ACCOUNT": "10 per minute",
+        "LOGIN_LIMIT_PER_ADDRESS": "30 per minute",
+        "JOIN_CODE_LIMIT_PER_ADDRESS": "20 per minute",
+        "REGISTER_LIMIT_PER_ADDRESS": "300 per hour",
+        "PASSWORD_LIMIT_PER_ACCOUNT": "10 per minute",
         # Seconds a bot waits after the last event before acting, so students see it happen.
         "BOT_DELAY_SECONDS": float(os.environ.get("BOT_DELAY_SECONDS", "2")),
         # Seconds between a console's polls for news.

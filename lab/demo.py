@@ -7,7 +7,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .extensions import db
-from .models import Assignment, Classroom, Enrollment, Group, Run, User
+from .models import Assignment, Classroom, Enrollment, Group, Run, User, find_user
 from .models.run import ROLES
 from .runs import create_run
 from .scenario import load_file
@@ -28,7 +28,7 @@ DEMO_USERNAMES = ["admin", "teacher", "learner", *DEMO_STUDENTS]
 
 
 def _user(username, name, *, instructor=False, admin=False, student_no=None) -> User:
-    user = db.session.scalar(select(User).where(User.username == username))
+    user = find_user(username)
     if user is None:
         user = User(username=username, name=name, is_instructor=instructor, is_admin=admin,
                     student_no=student_no)

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound and initialised in the app factory."""
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -20,3 +22,6 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Storage and switch from the app config (RATELIMIT_STORAGE_URI, RATELIMIT_ENABLED: lab/config.py);
+# the limits themselves are on the views that need them (lab/auth/limits.py).
+limiter = Limiter(key_func=get_remote_address)

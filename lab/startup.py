@@ -6,6 +6,7 @@ their own machine, where the demo's published logins (admin/demo123, teacher, â€
 Anything else (PostgreSQL, or a SECRET_KEY set for a shared server) is a class start: no account
 is created, and the first lab admin is made with `flask --app run lab create-admin`."""
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask
 from sqlalchemy import func, select
@@ -30,6 +31,30 @@ def shown_address(host: str, port: int) -> str:
 def masked_database_url(app: Flask) -> str:
     """The database URL with its password replaced by ***, fit to print."""
     return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(hide_password=True)
+
+
+def masked_url(url: str) -> str:
+    """Any URL with its password (user:password@) replaced by ***, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def rate_limit_text(app: Flask) -> str:
+    """Where the login and join-code limits are counted (never with a password)."""
+    if not app.config.get("RATELIMIT_ENABLED"):
+        return "Rate limits: off (RATELIMIT_ENABLED=0)."
+    storage = app.config["RATELIMIT_STORAGE_URI"]
+    if storage.startswith("memory"):
+        line = ("Rate limits: counted in each process's memory (set REDIS_URL so that every "
+                "process and host shares one count).")
+        if app.config["ECOMLAB_HOSTS"] > 1:
+            line = "WARNING: " + line + f" ECOMLAB_HOSTS is {app.config['ECOMLAB_HOSTS']}."
+        return line
+    return f"Rate limits: counted in {masked_url(storage)}."
 
 
 def is_quick_start(app: Flask) -> bool:
@@ -63,7 +88,8 @@ def class_start_text(app: Flask, address: str) -> str:
              "",
              f"Class start ({', '.join(reasons)}): no demo account is created here; the demo "
              "(admin/teacher/â€¦ with the published password) exists only on the local SQLite "
-             "quick start."]
+             "quick start.",
+             rate_limit_text(app)]
     admins = db.session.scalars(select(User.username).where(User.is_admin.is_(True))
                                 .order_by(User.id)).all()
     if admins:

@@ -35,7 +35,8 @@ EN = {"Accept-Language": "en"}
 def env(monkeypatch, tmp_path):
     """A clean start-up environment: its own instance folder, no DATABASE_URL, no SECRET_KEY."""
     monkeypatch.setenv("ECOMLAB_INSTANCE", str(tmp_path / "instance"))
-    for name in ("DATABASE_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "SECRET_KEY", "ECOMLAB_HOSTS", "REDIS_URL",
+                 "RATELIMIT_STORAGE_URI", "RATELIMIT_ENABLED", "ECOMLAB_HTTPS", "ECOMLAB_PROXIES"):
         monkeypatch.delenv(name, raising=False)
     return monkeypatch
 
@@ -175,6 +176,66 @@ def test_an_old_world_readable_key_file_is_kept_and_tightened(env):
     key_file.chmod(0o644)
     assert create_app().config["SECRET_KEY"] == "an-older-key-0123456789abcdef"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_quick_start_database_and_instance_folder_are_private(env):
+    instance = Path(os.environ["ECOMLAB_INSTANCE"])
+    start(create_app())
+    database = instance / "ecomlab.sqlite"
+    assert mode(instance) == 0o700
+    assert mode(database) == 0o600 and database.stat().st_size > 0  # SQLite wrote into it
+    for extra in (instance / "ecomlab.sqlite-wal", instance / "ecomlab.sqlite-shm"):
+        if extra.exists():
+            assert mode(extra) == 0o600, extra
+
+
+def test_an_older_world_readable_database_and_folder_are_tightened(env):
+    instance = Path(os.environ["ECOMLAB_INSTANCE"])
+    instance.mkdir(mode=0o755)
+    instance.chmod(0o755)
+    shown, _, _ = start(create_app())  # an older version's start
+    database = instance / "ecomlab.sqlite"
+    database.chmod(0o644)
+    instance.chmod(0o755)
+    shown_again, _, users = start(create_app())
+    assert mode(database) == 0o600 and mode(instance) == 0o700
+    assert "buyer" in users  # the same database, kept
+
+
+def test_several_hosts_need_the_same_secret_key_and_a_shared_database(env):
+    env.setenv("ECOMLAB_HOSTS", "2")
+    with pytest.raises(RuntimeError, match="give the same SECRET_KEY to every host"):
+        create_app()
+    assert not (Path(os.environ["ECOMLAB_INSTANCE"]) / "secret_key").exists()
+    env.setenv("SECRET_KEY", STRONG_KEY)
+    with pytest.raises(RuntimeError, match="PostgreSQL database every host shares"):
+        create_app()
+    env.setenv("DATABASE_URL", "postgresql://lab:pw@db.example/lab")
+    assert create_app().config["SECRET_KEY"] == STRONG_KEY
+    env.setenv("ECOMLAB_HOSTS", "several")
+    with pytest.raises(RuntimeError, match="ECOMLAB_HOSTS must be a whole number"):
+        create_app()
+
+
+def test_the_start_prints_no_secret(env):
+    env.setenv("SECRET_KEY", STRONG_KEY)
+    env.setenv("REDIS_URL", "redis://:Redis-Pass-99@127.0.0.1:1/0")  # never connected here
+    env.setenv("ECOMLAB_HOSTS", "1")
+    shown, _, _ = start(create_app())
+    assert STRONG_KEY not in shown and "Redis-Pass-99" not in shown
+    assert "Rate limits: counted in redis://:***@127.0.0.1:1/0" in shown
+
+
+def test_several_hosts_counting_limits_in_memory_are_warned(env):
+    env.setenv("SECRET_KEY", STRONG_KEY)
+    env.setenv("ECOMLAB_HOSTS", "2")
+    app = create_app({"SQLALCHEMY_DATABASE_URI": "postgresql://lab:pw@db.example/lab"})
+    from lab.startup import rate_limit_text
+    assert rate_limit_text(app).startswith("WARNING: Rate limits: counted in each process")
 
 
 # ---- lab create-admin -----------------------------------------------------------------------

@@ -1,16 +1,23 @@
-"""Login, logout, self-registration with a class's join code, and changing one's password."""
+"""Login, logout, self-registration with a class's join code, and changing one's password.
+
+Usernames follow one rule (lab/models/user.py: normalize_username); a login checks one password
+hash whether or not the account exists; each session carries its account's session generation,
+so logging out or changing the password ends every earlier session, even a copied cookie; the
+doors where guessing pays are rate limited (limits.py)."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from ..extensions import db, login_manager
-from ..models import User
+from ..models import User, find_user
+from ..models.user import authenticate, clean_username, user_for_session
 from ..views import safe_next
+from . import limits
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 # /login is where people type it by hand: send them to the real page (keeping ?next=).
@@ -21,28 +28,49 @@ login_manager.login_message_category = "warning"
 
 
 @login_manager.user_loader
-def load_user(user_id: str):
-    return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+def load_user(session_id: str):
+    """The session's user, unless the session was ended (logout, a new password)."""
+    return user_for_session(session_id)
 
 
+@bp.app_errorhandler(429)
+def too_many_attempts(_error):
+    """A rate limit (limits.py) was reached: say what to do, on the page the person was on."""
+    if request.endpoint == "auth.login":
+        message = _("Too many failed logins for this account or from this computer. Wait a "
+                    "minute, then try again.")
+    elif request.endpoint == "auth.password":
+        message = _("Too many wrong passwords. Wait a minute, then try again.")
+    elif request.endpoint in ("auth.register", "auth.join"):
+        message = _("Too many wrong join codes or registrations from this computer. Wait a "
+                    "minute, check the code with your instructor, then try again.")
+    else:
+        message = _("Too many requests. Wait a minute, then try again.")
+    return render_template("error.html", code=429, message=message), 429
+
+
+# Typed usernames (the login's, and the student number a student registers with) go through
+# clean_username: full-width letters and digits from a Chinese input method become ASCII.
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)],
+                           filters=[clean_username])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=128)])
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limits.login
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(
-            func.lower(User.username) == form.username.data.strip().lower()))
-        if user is not None and user.check_password(form.password.data):
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
             login_user(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(safe_next(request.args.get("next"), url_for("main.home")))
+        limits.count_failure()
         form.password.errors.append(_("Wrong username or password."))
         status = 401
     elif form.is_submitted():
@@ -51,10 +79,11 @@ def login():
 
 
 class RegisterForm(FlaskForm):
-    join_code = StringField(_l("Class join code"), validators=[DataRequired(), Length(max=16)])
+    join_code = StringField(_l("Class join code"), validators=[DataRequired(), Length(max=32)])
     student_no = StringField(_l("Student number"), validators=[
         DataRequired(), Length(max=40),
-        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Letters, digits, - and _ only."))])
+        Regexp(r"^[A-Za-z0-9_-]+$", message=_l("Letters, digits, - and _ only."))],
+        filters=[clean_username])
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(min=8, max=128)])
     confirm = PasswordField(_l("Password again"), validators=[
@@ -62,6 +91,7 @@ class RegisterForm(FlaskForm):
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limits.register
 def register():
     """A student joins a class with its join code; the student number is the username."""
     from ..classroom.work import classroom_by_code
@@ -70,22 +100,28 @@ def register():
     status = 200
     if form.validate_on_submit():
         classroom = classroom_by_code(form.join_code.data)
-        number = form.student_no.data.strip()
+        number = form.student_no.data
+        registered_already = _("This student number is registered already: log in instead.")
         if classroom is None:
+            limits.count_failure()
             form.join_code.errors.append(_("No class has this join code: ask your instructor."))
-        elif db.session.scalar(select(User.id).where(User.username == number)):
-            form.student_no.errors.append(_("This student number is registered already: log "
-                                            "in instead."))
+        elif find_user(number) is not None:  # any case: BUYER is buyer's account
+            form.student_no.errors.append(registered_already)
         else:
             user = User(username=number, student_no=number, name=form.name.data.strip())
             user.set_password(form.password.data)
             db.session.add(user)
-            db.session.flush()
-            db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
-            db.session.commit()
-            login_user(user)
-            flash(_("Welcome to %(name)s.", name=classroom.name), "success")
-            return redirect(url_for("main.home"))
+            try:
+                db.session.flush()
+                db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
+                db.session.commit()
+            except IntegrityError:  # the same number registered at the same moment
+                db.session.rollback()
+                form.student_no.errors.append(registered_already)
+            else:
+                login_user(user)
+                flash(_("Welcome to %(name)s.", name=classroom.name), "success")
+                return redirect(url_for("main.home"))
         status = 400
     elif form.is_submitted():
         status = 400
@@ -94,6 +130,7 @@ def register():
 
 @bp.route("/join", methods=["POST"])
 @login_required
+@limits.join
 def join():
     """A student who has an account joins one more class with its join code."""
     from ..classroom import work
@@ -101,6 +138,7 @@ def join():
     classroom = work.classroom_by_code(request.form.get("join_code", ""))
     home = redirect(url_for("main.home"))
     if classroom is None:
+        limits.count_failure()
         flash(_("No class has this join code: ask your instructor."), "danger")
         return home, 303
     try:
@@ -118,6 +156,9 @@ def join():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Ends this account's sessions everywhere: a copy of the cookie stops working too."""
+    current_user.revoke_sessions()
+    db.session.commit()
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
@@ -134,17 +175,22 @@ class PasswordForm(FlaskForm):
 
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
+@limits.password
 def password():
-    """Every logged-in user changes their own password (knowing the current one)."""
+    """Every logged-in user changes their own password (knowing the current one). Every other
+    session of the account ends; this one goes on."""
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
-        if current_user.check_password(form.current.data):
-            current_user.set_password(form.password.data)
+        user = current_user._get_current_object()
+        if user.check_password(form.current.data):
+            user.set_password(form.password.data)
             db.session.commit()
+            login_user(user)  # this session, with the new session generation
             flash(_("Your password is changed: use the new one next time you log in."),
                   "success")
             return redirect(url_for("main.home"))
+        limits.count_failure()
         form.current.errors.append(_("This is not your current password: nothing was "
                                      "changed."))
         status = 400

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from .. import join_codes
 from ..errors import InvalidInput, N_
 from ..extensions import db
 from ..models import Adjustment, Assignment, Classroom, Enrollment, Reflection
@@ -78,9 +79,8 @@ def mark_reflection(run_id: int, user_id: int, mark_text: str, comment: str) -> 
 
 
 def classroom_by_code(code: str) -> Classroom | None:
-    code = (code or "").strip().upper()
-    return db.session.scalar(select(Classroom).where(Classroom.join_code == code)) \
-        if code else None
+    """The class a typed join code names (the rule is lab/join_codes.py)."""
+    return join_codes.classroom_by_code(code)
 
 
 def join(user, classroom: Classroom) -> bool:
