@@ -1,19 +1,38 @@
 """Class rosters from CSV or XLSX: 学号 / student number, 姓名 / name, optional 邮箱 / e-mail.
 
 parse() checks the whole file and returns every problem with its line; import_roster() writes
-it in one transaction (creating accounts with initial passwords, updating on re-import)."""
+it in one transaction.
+
+A roster is read within limits, checked before anything is parsed, so a hostile file is refused
+in milliseconds: the upload's size; for a workbook, the number of files inside it, their
+unpacked size as the zip declares it (a zip bomb declares hundreds of MB) and as it really is
+(never unpacking more than declared), their compression, and no XML entity declarations (a
+"billion laughs" file); then at most SCAN_ROWS rows of SCAN_COLUMNS columns, read-only.
+
+Whose accounts a roster may touch: a roster creates the accounts of new students and updates
+the name and e-mail of the class's own students (a re-import). A student number that is already
+an account's elsewhere is never changed by it: a student of the same instructor's other class is
+enrolled with that account as it is (same login and password); an account of another
+instructor's class, or of no class, is left alone and its line is reported (the student can
+join with the class's join code)."""
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import secrets
-from dataclasses import dataclass
+import struct
+import unicodedata
+import zipfile
+import zlib
+from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 
-from ..errors import N_
+from ..errors import N_, DomainError
 from ..extensions import db
-from ..models import Enrollment, User
+from ..models import Classroom, Enrollment, User, normalize_username
 
 HEADERS = {
     "student_no": {"学号", "student number", "student no", "student_no", "number", "no"},
@@ -22,6 +41,13 @@ HEADERS = {
 }
 MAX_ROWS = 500
 HEADER_SEARCH = 5  # rows above the header (a title such as 电子商务2026级1班名单)
+MAX_BYTES = 1024 * 1024  # a roster of 500 students is some 25 KB as .xlsx, 20 KB as .csv
+SCAN_ROWS = 2000  # rows read from the top of a sheet (a roster has at most MAX_ROWS students)
+SCAN_COLUMNS = 64
+XLSX_MAX_FILES = 100  # an Excel or WPS workbook holds 10 to 30 files
+XLSX_MAX_UNPACKED = 20 * 1024 * 1024
+XML_DECLARATIONS = tuple(marker.encode(codec) for marker in ("<!DOCTYPE", "<!ENTITY")
+                         for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
 @dataclass
@@ -29,6 +55,7 @@ class RosterProblem:
     line: int  # 0: the file itself
     msg: str  # msgid
     args: dict
+    kind: str = "problem"  # of an import's notes: "left_out", "enrolled" or "kept"
 
     def message(self) -> str:
         from flask_babel import gettext
@@ -45,24 +72,120 @@ class Row:
     email: str | None
 
 
+class Refused(Exception):
+    """The file as a whole cannot be read as a roster (one problem, line 0)."""
+
+    def __init__(self, msg: str, **args):
+        super().__init__(msg)
+        self.problem = RosterProblem(0, msg, args)
+
+
+UNREADABLE = N_("This file cannot be read as a roster: save it again as .xlsx or UTF-8 .csv.")
+
+
+def _check_workbook(data: bytes) -> None:
+    """Refuse a workbook that is not a plain roster before openpyxl reads any of it."""
+    try:
+        entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError, struct.error):
+        raise Refused(UNREADABLE)
+    if len(entries) > XLSX_MAX_FILES:
+        raise Refused(N_("This workbook holds %(n)s files inside (a roster workbook holds about "
+                         "20, at most %(max)s): save the roster alone as a new .xlsx."),
+                      n=len(entries), max=XLSX_MAX_FILES)
+    unpacked = sum(entry.file_size for entry in entries)
+    if unpacked > XLSX_MAX_UNPACKED:
+        raise Refused(N_("Unpacked, this workbook would take %(size)s MB (a roster takes less "
+                         "than 1 MB, at most %(max)s MB): it was not read. Save the roster alone "
+                         "as a new .xlsx."), size=unpacked // (1024 * 1024),
+                      max=XLSX_MAX_UNPACKED // (1024 * 1024))
+    for entry in entries:
+        content = _unpack(data, entry)
+        if any(marker in content for marker in XML_DECLARATIONS):
+            raise Refused(N_("This workbook declares XML entities (%(part)s), which Excel and "
+                             "WPS never write (a “billion laughs” file expands them to gigabytes): "
+                             "it was not read. Save the roster as a new .xlsx."),
+                          part=entry.filename[:100])
+
+
+def _unpack(data: bytes, entry: zipfile.ZipInfo) -> bytes:
+    """One file of the workbook, never more than the size it declares: a file whose data holds
+    more (Python's zipfile would unpack all of it before cutting it down) is refused."""
+    if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) \
+            or entry.flag_bits & 0x1:  # other compressions, encryption: not Excel's
+        raise Refused(UNREADABLE)
+    start = entry.header_offset
+    if data[start:start + 4] != b"PK\x03\x04" or len(data) < start + 30:
+        raise Refused(UNREADABLE)
+    name_length, extra_length = struct.unpack_from("<HH", data, start + 26)
+    begin = start + 30 + name_length + extra_length
+    packed = data[begin:begin + entry.compress_size]
+    if entry.compress_type == zipfile.ZIP_STORED:
+        content, complete = packed, True
+    else:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        try:
+            content = inflater.decompress(packed, entry.file_size + 1)
+        except zlib.error:
+            raise Refused(UNREADABLE)
+        complete = inflater.eof
+    if len(content) > entry.file_size or not complete:
+        raise Refused(N_("A file inside this workbook (%(part)s) holds more than the size it "
+                         "declares (a zip bomb?): it was not read. Save the roster as a new "
+                         ".xlsx."), part=entry.filename[:100])
+    if len(content) != entry.file_size or zlib.crc32(content) != entry.CRC:
+        raise Refused(UNREADABLE)
+    return content
+
+
+def _xlsx_rows(data: bytes):
+    _check_workbook(data)
+    from openpyxl import load_workbook
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        # max_row bounds the work: openpyxl fills gaps between rows with empty ones, and a row
+        # may claim to be the millionth.
+        for row in book.active.iter_rows(values_only=True, max_row=SCAN_ROWS,
+                                         max_col=SCAN_COLUMNS):
+            yield ["" if c is None else str(c).strip() for c in row]
+    finally:
+        book.close()
+
+
+def _csv_rows(data: bytes):
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Refused(UNREADABLE)
+    for row in itertools.islice(csv.reader(io.StringIO(text)), SCAN_ROWS):
+        yield [c.strip() for c in row[:SCAN_COLUMNS]]
+
+
 def _cells(filename: str, data: bytes) -> list[list[str]]:
+    """The file's rows (at most SCAN_ROWS, blank ones at the end left out) as lists of text."""
     name = filename.lower()
-    if name.endswith(".xlsx"):
-        from openpyxl import load_workbook
-        sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).active
-        return [["" if c is None else str(c).strip() for c in row]
-                for row in sheet.iter_rows(values_only=True)]
-    if name.endswith(".csv"):
-        for encoding in ("utf-8-sig", "gb18030"):
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise ValueError("encoding")
-        return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
-    raise TypeError("type")
+    if not name.endswith((".xlsx", ".csv")):
+        raise Refused(N_("Upload a .csv or .xlsx file (this one is %(name)s)."),
+                      name=filename[:100] or "?")
+    if len(data) > MAX_BYTES:
+        raise Refused(N_("The file is %(size)s KB; a roster file may be at most %(max)s KB "
+                         "(500 students take about 30 KB)."),
+                      size=-(-len(data) // 1024), max=MAX_BYTES // 1024)
+    rows = _xlsx_rows(data) if name.endswith(".xlsx") else _csv_rows(data)
+    cells: list[list[str]] = []
+    blank = 0
+    for row in rows:
+        if not any(row):
+            blank += 1  # kept only when a row with something follows
+            continue
+        cells.extend([] for _ in range(blank))
+        blank = 0
+        cells.append(row)
+    return cells
 
 
 def _columns(row: list[str]) -> dict[str, int]:
@@ -85,17 +208,17 @@ def _header(cells: list[list[str]]) -> tuple[int, dict[str, int]]:
     return 0, _columns(cells[0])
 
 
+def _control(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
 def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
     try:
-        cells = _cells(filename, data)
-    except TypeError:
-        return [], [RosterProblem(0, N_("Upload a .csv or .xlsx file (this one is %(name)s)."),
-                                  {"name": filename or "?"})]
+        cells = _cells(filename or "", data)
+    except Refused as refused:
+        return [], [refused.problem]
     except Exception:  # a broken workbook or an undecodable text file
-        return [], [RosterProblem(0, N_("This file cannot be read as a roster: save it again "
-                                        "as .xlsx or UTF-8 .csv."), {})]
-    while cells and not any(cells[-1]):
-        cells.pop()  # blank rows at the end are not a problem
+        return [], [RosterProblem(0, UNREADABLE, {})]
     if not cells:
         return [], [RosterProblem(0, N_("The file is empty."), {})]
     start, columns = _header(cells)
@@ -108,7 +231,7 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
         return [], problems
     if len(cells) - start - 1 > MAX_ROWS:
         return [], [RosterProblem(0, N_("At most %(max)s students per file."), {"max": MAX_ROWS})]
-    rows, seen = [], {}
+    rows, seen = [], {}  # the number as a username compares (any case or width) -> line
 
     def cell(cells_row, key):
         i = columns.get(key)
@@ -125,20 +248,22 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
             problems.append(RosterProblem(line, N_("the student number is empty"), {}))
         elif len(number) > 40 or not all(ch.isalnum() or ch in "-_" for ch in number):
             problems.append(RosterProblem(line, N_("the student number %(no)s is not valid"),
-                                          {"no": number}))
-        elif number in seen:
+                                          {"no": number[:40]}))
+        elif normalize_username(number) in seen:
             problems.append(RosterProblem(line, N_("student number %(no)s is also on line "
-                                                   "%(other)s"), {"no": number,
-                                                                  "other": seen[number]}))
+                                                   "%(other)s"), {
+                "no": number, "other": seen[normalize_username(number)]}))
         else:
-            seen[number] = line
+            seen[normalize_username(number)] = line
         if not name:
             problems.append(RosterProblem(line, N_("the name is empty"), {}))
         elif len(name) > 100:
             problems.append(RosterProblem(line, N_("the name is too long"), {}))
-        if email and ("@" not in email or len(email) > 200):
+        elif _control(name):
+            problems.append(RosterProblem(line, N_("the name contains control characters"), {}))
+        if email and ("@" not in email or len(email) > 200 or _control(email)):
             problems.append(RosterProblem(line, N_("the e-mail %(email)s is not valid"),
-                                          {"email": email}))
+                                          {"email": email[:200].replace("\x00", "")}))
         rows.append(Row(line, number, name, email or None))
     return ([], problems) if problems else (rows, [])
 
@@ -151,37 +276,129 @@ def initial_password(length: int = 8) -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(length))
 
 
-def import_roster(classroom, rows: list[Row]) -> dict:
-    """Create or update the students and enrol them, in one transaction. Returns counts."""
-    created = updated = 0
-    try:
-        for row in rows:
-            user = db.session.scalar(select(User).where(User.username == row.student_no))
-            if user is None:
-                password = initial_password()
-                user = User(username=row.student_no, student_no=row.student_no, name=row.name,
-                            email=row.email)
-                user.set_password(password)
-                db.session.add(user)
-                db.session.flush()
-                created += 1
-            else:
-                if user.is_instructor or user.is_admin:
-                    raise ValueError(row.student_no)
+@dataclass
+class Imported:
+    """What an import did: counts, and the lines the instructor should read (a line left out,
+    a student enrolled with the account they had)."""
+    created: int = 0
+    updated: int = 0
+    enrolled: int = 0  # students of the instructor's other classes, enrolled as they are
+    kept: int = 0  # students of the class who are in another instructor's class too
+    left_out: int = 0
+    notes: list[RosterProblem] = field(default_factory=list)
+
+
+def import_roster(classroom: Classroom, rows: list[Row]) -> Imported:
+    """Create, update or enrol the roster's students, in one transaction (tried again when
+    another import created the same account at the same moment: the next attempt finds it)."""
+    for _attempt in range(3):
+        try:
+            result = _import(classroom, rows)
+            db.session.commit()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+        except Exception:
+            db.session.rollback()
+            raise
+    raise DomainError(N_("Other imports changed these students at the same moment: nothing was "
+                         "imported. Upload the roster again."))
+
+
+def _accounts(rows: list[Row]) -> dict[int, list[User]]:
+    """For each row (by line), the accounts its student number names: as a username (in any
+    case or width) or as an account's student number."""
+    keys = {row.line: normalize_username(row.student_no) for row in rows}
+    found = db.session.scalars(select(User).where(or_(
+        User.username_key.in_(set(keys.values())),
+        User.student_no.in_({row.student_no for row in rows})))).all() if rows else []
+    by_key = {user.username_key: user for user in found}
+    by_number: dict[str, list[User]] = {}
+    for user in found:
+        if user.student_no:
+            by_number.setdefault(user.student_no, []).append(user)
+    named = {}
+    for row in rows:
+        users = [by_key[keys[row.line]]] if keys[row.line] in by_key else []
+        users += [u for u in by_number.get(row.student_no, []) if u not in users]
+        named[row.line] = users
+    return named
+
+
+def _classes_of(user_ids: set[int]) -> dict[int, list[Classroom]]:
+    classes: dict[int, list[Classroom]] = {}
+    if user_ids:
+        for user_id, classroom in db.session.execute(
+                select(Enrollment.user_id, Classroom).join(Classroom)
+                .where(Enrollment.user_id.in_(user_ids)).order_by(Classroom.id)):
+            classes.setdefault(user_id, []).append(classroom)
+    return classes
+
+
+def _import(classroom: Classroom, rows: list[Row]) -> Imported:
+    result = Imported()
+    named = _accounts(rows)
+    classes = _classes_of({u.id for users in named.values() for u in users})
+    for row in rows:
+        users = named[row.line]
+        if len(users) > 1:
+            result.left_out += 1
+            result.notes.append(RosterProblem(row.line, N_(
+                "student number %(no)s names two accounts (%(a)s and %(b)s): this line was not "
+                "imported and neither account was changed."),
+                {"no": row.student_no, "a": users[0].username, "b": users[1].username},
+                "left_out"))
+            continue
+        if not users:
+            _create(classroom, row)
+            result.created += 1
+            continue
+        user = users[0]
+        theirs = classes.get(user.id, [])
+        other_instructor = any(c.instructor_id != classroom.instructor_id for c in theirs)
+        if user.is_instructor or user.is_admin:
+            result.left_out += 1
+            result.notes.append(RosterProblem(row.line, N_(
+                "student number %(no)s is the username of an instructor's account: this line "
+                "was not imported."), {"no": row.student_no}, "left_out"))
+        elif any(c.id == classroom.id for c in theirs):
+            if not other_instructor:
                 user.name, user.student_no = row.name, row.student_no
                 if row.email:
                     user.email = row.email
-                password = None
-                updated += 1
-            enrollment = db.session.scalar(select(Enrollment).where(
-                Enrollment.classroom_id == classroom.id, Enrollment.user_id == user.id))
-            if enrollment is None:
-                db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
-                                          initial_password=password))
-            elif password:
-                enrollment.initial_password = password
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return {"created": created, "updated": updated}
+                result.updated += 1
+            else:
+                result.kept += 1
+                if (row.name, row.email or user.email) != (user.name, user.email):
+                    result.notes.append(RosterProblem(row.line, N_(
+                        "%(no)s %(name)s is also in another instructor's class: their name and "
+                        "e-mail were kept as they are (the roster says %(roster_name)s)."),
+                        {"no": row.student_no, "name": user.display_name,
+                         "roster_name": row.name}, "kept"))
+        elif theirs and not other_instructor:
+            db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
+            result.enrolled += 1
+            result.notes.append(RosterProblem(row.line, N_(
+                "%(no)s %(name)s, of your class %(class)s, was enrolled with the account they "
+                "have (same login and password; name and e-mail unchanged)."),
+                {"no": row.student_no, "name": user.display_name, "class": theirs[0].name},
+                "enrolled"))
+        else:
+            result.left_out += 1
+            result.notes.append(RosterProblem(row.line, N_(
+                "student number %(no)s is already the login of a student outside your classes: "
+                "this line was not imported and that account was not changed."),
+                {"no": row.student_no}, "left_out"))
+    db.session.flush()
+    return result
+
+
+def _create(classroom: Classroom, row: Row) -> None:
+    password = initial_password()
+    user = User(username=row.student_no, student_no=row.student_no, name=row.name,
+                email=row.email)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
+                              initial_password=password))

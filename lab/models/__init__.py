@@ -1,5 +1,5 @@
 """The lab's tables. One module per concern; importing this package registers them all."""
-from .user import User
+from .user import User, find_user, normalize_username
 from .run import Run, Seat
 from .world import Party, Product, StockMove, Transfer
 from .event import Event
@@ -11,11 +11,12 @@ from .returns import Return
 from .content import Review, Notice
 from .classroom import Classroom, Enrollment, Group, Assignment, Adjustment, Reflection
 from .form import FormSubmission
+from .upload import UploadReport
 
 __all__ = [
     "User", "Run", "Seat", "Party", "Product", "StockMove", "Transfer", "Event", "Document",
     "DocumentLine", "Order", "Shipment", "Shortage", "PurchaseOrder", "InboundDelivery", "Inquiry",
     "Quote", "Contract", "PaymentReminder", "Invoice", "Membership", "Certificate", "Return",
     "Review", "Notice", "Classroom", "Enrollment", "Group", "Assignment", "Adjustment",
-    "Reflection", "FormSubmission",
+    "Reflection", "FormSubmission", "UploadReport", "find_user", "normalize_username",
 ]
