@@ -12,6 +12,13 @@ role, in its case:
 - no unresolved step wants it: a student's event is **not in the script** (listed, and it costs
   `scoring.unscripted_penalty`).
 
+A student's refused attempt is a **mistake** (`scoring.mistake_penalty`), but what refusals can
+cost is capped, so that one student clicking into a wall cannot zero the group's grade: per
+student, at most `scoring.max_mistakes_per_step` refusals count at each step (the step the
+attempt was at: the first open step of its action, role and case; an action no step has is its
+own "step"), and at most `scoring.max_mistakes_per_student` in the run. Refusals beyond a cap
+are kept in `mistakes` and listed as not counted (`Grade.capped`, with the reason).
+
 Checks compare with the world values noted on the event at its moment (`$shortfall`, …).
 An instructor's `mark_step` event resolves a step by hand: done (its points) or skipped (out of
 the maximum). A step is resolved when met, missed or skipped; the run is complete when every
@@ -103,6 +110,32 @@ class Loss:
 
 
 @dataclass
+class Capped:
+    """Refused attempts of one student that cost nothing because a cap was reached: at one
+    step (step_id, or the action when no step has it) or over the whole run (step_id None,
+    action None)."""
+    user_id: int | None
+    step_id: str | None
+    action: str | None
+    limit: int
+    events: list[EventView] = field(default_factory=list)
+    reason: dict = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return len(self.events)
+
+    @property
+    def event(self) -> EventView:
+        """The first attempt not counted (whose it was)."""
+        return self.events[0]
+
+    @property
+    def text(self) -> str:
+        return render({**self.reason, "args": {**self.reason["args"], "n": self.count}})
+
+
+@dataclass
 class Grade:
     scenario: Scenario
     steps: list[StepResult]
@@ -116,6 +149,13 @@ class Grade:
     per_user: dict
     unscripted: list[EventView] = field(default_factory=list)
     losses: list[Loss] = field(default_factory=list)
+    capped: list[Capped] = field(default_factory=list)  # refusals that cost nothing (caps)
+
+    @property
+    def counted_mistakes(self) -> list[EventView]:
+        """The refused attempts that cost points (mistakes less those over a cap)."""
+        over = {e.id for c in self.capped for e in c.events}
+        return [e for e in self.mistakes if e.id not in over]
 
     @property
     def completed(self) -> bool:
@@ -160,6 +200,9 @@ class Grade:
                         "reason": loss.text} for loss in self.losses],
             "unscripted": [{"action": e.action, "role": e.role, "by_user": e.user_id}
                            for e in self.unscripted],
+            "capped": [{"by_user": c.user_id, "step": c.step_id, "action": c.action,
+                        "not_counted": c.count, "limit": c.limit, "reason": c.text}
+                       for c in self.capped],
         }
 
 
@@ -228,6 +271,7 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
     cases: dict[str, int] = {}  # case-starting step id → case id of the event that resolved it
     resolved_at: dict[str, int] = {}  # step id → id of the event that resolved it
     unscripted: list[EventView] = []
+    at_step: dict[int, str | None] = {}  # refused student event id → the step it was at
 
     def resolve_step(result: StepResult, event: EventView, status: str, reason=None):
         result.status, result.event, result.reason = status, event, reason
@@ -239,6 +283,8 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
 
     for event in ordered:
         if not event.ok:
+            if event.actor == "student":
+                at_step[event.id] = _step_at(scenario, results, event, cases)
             continue
         if event.action == MARK_STEP:
             _mark(results, event, resolve_step)
@@ -273,6 +319,9 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
 
     steps = [results[s.id] for s in scenario.steps]
     mistakes = [e for e in ordered if not e.ok and e.actor == "student"]
+    capped = _caps(scenario, mistakes, at_step)
+    over = {e.id for cap in capped for e in cap.events}
+    counted = [e for e in mistakes if e.id not in over]
     completed = all(s.resolved for s in steps)
     finished = max((s.event.at for s in steps if s.event), default=None) if completed else None
     late = 0.0
@@ -281,16 +330,64 @@ def grade(scenario: Scenario, events: list[EventView], started_at: datetime | No
         over = (end - started_at).total_seconds() / 60 - scenario.time_limit_minutes
         late = max(0.0, over)
     late_penalty = math.ceil(late) * scenario.late_penalty_per_minute if late > 0 else 0
-    losses = _losses(scenario, steps, mistakes, unscripted, late, late_penalty)
-    penalty = (len(mistakes) * scenario.mistake_penalty + late_penalty
+    losses = _losses(scenario, steps, counted, unscripted, late, late_penalty)
+    penalty = (len(counted) * scenario.mistake_penalty + late_penalty
                + len(unscripted) * scenario.unscripted_penalty)
     earned = sum(s.points for s in steps)
     maximum = sum(s.step.points for s in steps if s.status != "skipped")
     return Grade(scenario=scenario, steps=steps, mistakes=mistakes, started_at=started_at,
                  finished_at=finished, score=_num(max(0.0, earned - penalty)),
                  max_score=_num(maximum), late_minutes=late, penalty=_num(penalty),
-                 per_user=_per_user(scenario, steps, mistakes, unscripted),
-                 unscripted=unscripted, losses=losses)
+                 per_user=_per_user(scenario, steps, mistakes, unscripted, counted),
+                 unscripted=unscripted, losses=losses, capped=capped)
+
+
+def _step_at(scenario: Scenario, results: dict, event: EventView, cases: dict) -> str | None:
+    """The step a refused attempt was at: the first open step it would have resolved (its
+    action, role and case), else the first step of its action and role, else None."""
+    fitting = [s for s in scenario.steps if _fits(s, event, cases)]
+    open_ = [s for s in fitting if not results[s.id].resolved]
+    chosen = (open_ or fitting or [None])[0]
+    return chosen.id if chosen is not None else None
+
+
+def _caps(scenario: Scenario, mistakes: list[EventView],
+          at_step: dict[int, str | None]) -> list[Capped]:
+    """Which refusals cost nothing: per student, those beyond max_mistakes_per_step at one step
+    (an action no step has counts as its own step) and beyond max_mistakes_per_student in the
+    run, in the order they happened."""
+    per_step, per_student = scenario.max_mistakes_per_step, scenario.max_mistakes_per_student
+    seen_step: dict[tuple, int] = {}
+    seen_user: dict = {}
+    capped: dict[tuple, Capped] = {}
+    for e in mistakes:
+        step_id = at_step.get(e.id)
+        where = (e.user_id, step_id, None if step_id else e.action)
+        if seen_step.get(where, 0) >= per_step:
+            cap = capped.get(where)
+            if cap is None:
+                step = scenario.step(step_id) if step_id else None
+                reason = message(N_("Refused attempts not counted at step %(number)s "
+                                    "“%(action)s”: %(n)s (at most %(max)s count per student "
+                                    "and step)."), number=step.number, action=step.action,
+                                 max=per_step) if step else message(
+                    N_("Refused attempts of “%(action)s” not counted: %(n)s (at most %(max)s "
+                       "count per student and action)."), action=e.action, max=per_step)
+                cap = capped[where] = Capped(e.user_id, step_id, where[2], per_step,
+                                             reason=reason)
+            cap.events.append(e)
+            continue
+        seen_step[where] = seen_step.get(where, 0) + 1
+        if seen_user.get(e.user_id, 0) >= per_student:
+            where = (e.user_id, None, None)
+            if where not in capped:
+                capped[where] = Capped(e.user_id, None, None, per_student, reason=message(
+                    N_("Refused attempts not counted over the ceiling: %(n)s (at most %(max)s "
+                       "count per student in a run)."), max=per_student))
+            capped[where].events.append(e)
+            continue
+        seen_user[e.user_id] = seen_user.get(e.user_id, 0) + 1
+    return list(capped.values())
 
 
 def _fits(step: Step, event: EventView, cases: dict[str, int]) -> bool:
@@ -359,12 +456,14 @@ def _losses(scenario, steps, mistakes, unscripted, late, late_penalty) -> list[L
     return losses
 
 
-def _per_user(scenario, steps, mistakes, unscripted) -> dict:
+def _per_user(scenario, steps, mistakes, unscripted, counted) -> dict:
+    """Each student's part: points of the steps they met less their counted mistakes;
+    `mistakes` counts every refused attempt, `not_counted` those over a cap."""
     per_user: dict = {}
 
     def entry(user_id):
         return per_user.setdefault(user_id, {"points": 0.0, "steps": [], "mistakes": 0,
-                                             "missed": []})
+                                             "not_counted": 0, "missed": []})
     for s in steps:
         if s.event is None or s.event.user_id is None or s.event.actor != "student":
             continue
@@ -373,10 +472,14 @@ def _per_user(scenario, steps, mistakes, unscripted) -> dict:
             entry(s.event.user_id)["steps"].append(s.id)
         elif s.status == "missed":
             entry(s.event.user_id)["missed"].append(s.id)
+    counted_ids = {e.id for e in counted}
     for e in mistakes:
         if e.user_id is not None:
             entry(e.user_id)["mistakes"] += 1
-            entry(e.user_id)["points"] -= scenario.mistake_penalty
+            if e.id in counted_ids:
+                entry(e.user_id)["points"] -= scenario.mistake_penalty
+            else:
+                entry(e.user_id)["not_counted"] += 1
     for e in unscripted:
         if e.user_id is not None and scenario.unscripted_penalty:
             entry(e.user_id)["points"] -= scenario.unscripted_penalty

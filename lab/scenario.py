@@ -114,6 +114,10 @@ class Scenario:
     text: str = ""
     rules: dict = field(default_factory=lambda: dict(DEFAULT_RULES))
     unscripted_penalty: float = 0
+    # How many refused attempts can cost points (lab/grading.py caps): per student and step,
+    # and per student in the run.
+    max_mistakes_per_step: int = 3
+    max_mistakes_per_student: int = 10
 
     def strict(self, rule: str) -> bool:
         return self.rules.get(rule) == "strict"
@@ -184,7 +188,8 @@ class _Checker:
         self.add(where, fld, N_("must be a text or a mapping {en: ..., zh: ...}"))
 
     def number(self, value, where, fld, minimum=0.0, integer=False) -> bool:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value - value == 0):  # .nan, .inf
             self.add(where, fld, N_("must be a number"))
             return False
         if integer and int(value) != value:
@@ -199,22 +204,116 @@ class _Checker:
         return True
 
 
-def parse_yaml(text: str) -> tuple[object, list[Problem]]:
+# Limits of a scenario file (an instructor's upload, like the library's own files): the library's
+# largest is 6 KB, 6 levels deep, with no alias. Each is checked on the parser's events, before
+# anything is built, so a hostile file is refused after reading no more than it must.
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 32  # mappings and lists inside one another
+MAX_ALIASES = 100  # uses of an anchored value (*name)
+MAX_STEPS = 300
+MAX_PRODUCTS = 300
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: 20 times faster
+
+
+def normalize(text: str) -> str:
+    """The text a scenario is kept as: no byte-order mark, lines ending in \\n."""
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def from_upload(data: bytes) -> tuple[Scenario | None, list[Problem]]:
+    """An uploaded file: at most MAX_BYTES of UTF-8 text, then validate() it."""
+    if len(data) > MAX_BYTES:
+        return None, [_too_large(len(data))]
     try:
-        return yaml.safe_load(text), []
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, [Problem(N_("file"), "", N_("The scenario file must be UTF-8 text (YAML)."))]
+    return validate(text)
+
+
+def _too_large(size: int) -> Problem:
+    return Problem(N_("file"), "", N_("the file is %(size)s KB; a scenario file may be at most "
+                                      "%(max)s KB"),
+                   {"size": -(-size // 1024), "max": MAX_BYTES // 1024})
+
+
+def _at(mark, message: str, **args) -> Problem:
+    return Problem(N_("line %(line)s, column %(column)s"), "", message,
+                   {"line": mark.line + 1, "column": mark.column + 1, **args})
+
+
+def _check_limits(text: str) -> Problem | None:
+    """The file's size, nesting depth, number of aliases, and its size with every alias written
+    out (an "alias bomb" of a few KB expands to hundreds of MB), read from the parser's events
+    without building anything; None when the file is within every limit."""
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        return _too_large(size)
+    expanded: dict[str, int] = {}  # anchor -> the size of its value written out
+    stack: list[list] = []  # open mappings and lists: [anchor, size so far]
+    total = aliases = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            stack.append([event.anchor, 2])
+            if len(stack) > MAX_DEPTH:
+                return _at(event.start_mark, N_("mappings and lists are nested more than "
+                                                "%(max)s levels deep here (a scenario needs "
+                                                "about 6)"), max=MAX_DEPTH)
+            continue
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                return _at(event.start_mark, N_("more than %(max)s aliases (*name): a scenario "
+                                                "file may repeat an anchored value at most "
+                                                "%(max)s times"), max=MAX_ALIASES)
+            anchor, length = None, expanded.get(event.anchor, 0)
+        elif isinstance(event, yaml.ScalarEvent):
+            anchor, length = event.anchor, len(event.value) + 1
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            anchor, length = stack.pop()
+        else:
+            continue
+        if anchor:
+            expanded[anchor] = length
+        if stack:
+            stack[-1][1] += length
+        else:
+            total += length
+        if (stack[-1][1] if stack else total) > MAX_BYTES:
+            return _at(event.start_mark, N_("with its aliases (*name) written out the file "
+                                            "would be larger than %(max)s KB (an alias bomb?)"),
+                       max=MAX_BYTES // 1024)
+    return None
+
+
+def _syntax_problem(error: yaml.YAMLError) -> Problem:
+    mark = getattr(error, "problem_mark", None)
+    where = N_("line %(line)s, column %(column)s") if mark else N_("file")
+    args = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
+    if context and start is not None:
+        problem = f"{problem} ({context} that starts at line {start.line + 1})"
+    return Problem(where, "", N_("YAML syntax error: %(problem)s"), {**args, "problem": problem})
+
+
+def parse_yaml(text: str) -> tuple[object, list[Problem]]:
+    """The file's data, or the problem that stops it: a syntax error, or a limit it exceeds
+    (size, nesting, aliases), checked before anything is built."""
+    try:
+        limit = _check_limits(text)
+        if limit is not None:
+            return None, [limit]
+        return yaml.load(text, Loader=_LOADER), []
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = N_("line %(line)s, column %(column)s") if mark else N_("file")
-        args = {"line": mark.line + 1, "column": mark.column + 1} if mark else {}
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
-        if context and start is not None:
-            problem = f"{problem} ({context} that starts at line {start.line + 1})"
-        return None, [Problem(where, "", N_("YAML syntax error: %(problem)s"),
-                              {**args, "problem": problem})]
+        return None, [_syntax_problem(error)]
+    except ValueError as error:  # a date such as 2026-13-01, an integer of 5,000 digits
+        return None, [Problem(N_("file"), "", N_("a value cannot be read: %(error)s"),
+                              {"error": str(error).split(";")[0][:200]})]
 
 
 def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
+    text = normalize(text)
     data, problems = parse_yaml(text)
     if problems:
         return None, problems
@@ -261,7 +360,9 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         c.add(_where("file"), "scoring", N_("must be a mapping"))
         scoring = {}
     for key in scoring:
-        if key not in ("mistake_penalty", "late_penalty_per_minute", "unscripted_penalty"):
+        if key in ("max_mistakes_per_step", "max_mistakes_per_student"):
+            c.number(scoring[key], "scoring", key, integer=True)
+        elif key not in ("mistake_penalty", "late_penalty_per_minute", "unscripted_penalty"):
             c.warn("scoring", str(key), N_("unknown field (ignored)"))
         else:
             c.number(scoring[key], "scoring", key)
@@ -274,6 +375,9 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
                     mistake_penalty=float(scoring.get("mistake_penalty", 0) or 0),
                     late_penalty_per_minute=float(scoring.get("late_penalty_per_minute", 0) or 0),
                     unscripted_penalty=float(scoring.get("unscripted_penalty", 0) or 0),
+                    **{key: int(scoring[key]) for key in ("max_mistakes_per_step",
+                                                           "max_mistakes_per_student")
+                       if scoring.get(key) is not None},
                     rules=rules, text=text), c.problems  # warnings only
 
 
@@ -400,6 +504,10 @@ def _check_world(c, world) -> tuple[set[str], set[str]]:
     if not isinstance(products, list):
         c.add("world", "products", N_("must be a list"))
         products = []
+    elif len(products) > MAX_PRODUCTS:
+        c.add("world", "products", N_("has %(n)s products; a scenario may have at most "
+                                      "%(max)s"), n=len(products), max=MAX_PRODUCTS)
+        products = []
     for i, product in enumerate(products):
         where = _where("product", n=i + 1)
         if not isinstance(product, dict):
@@ -451,6 +559,10 @@ STEP_FIELDS = {"id", "role", "action", "with", "by", "hint", "points", "case", "
 def _check_script(c, script, mode, skus, vendors) -> list[Step]:
     if not isinstance(script, list) or not script:
         c.add(_where("file"), "script", N_("is missing or empty (a list of steps)"))
+        return []
+    if len(script) > MAX_STEPS:
+        c.add(_where("file"), "script", N_("has %(n)s steps; a scenario may have at most "
+                                           "%(max)s"), n=len(script), max=MAX_STEPS)
         return []
     steps: list[Step] = []
     ids: set[str] = set()

@@ -1,13 +1,15 @@
-"""Pages outside any console: home (a user's seats and classes), language switch, errors."""
-import uuid
+"""Pages outside any console: home (a user's seats and classes), language switch, errors; and
+the guards every request passes (NUL bytes, ids in URLs and forms, `next`)."""
+import secrets
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, redirect, render_template, request, session,
-                   url_for)
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
 
 from .engine.labels import (FIELD_LABELS, KIND_LABELS, METHOD_LABELS, MOVE_LABELS, PAYMENT_LABELS,
                             RUN_STATUS_LABELS, STATE_LABELS, action_label, role_label)
@@ -18,15 +20,70 @@ from .models import Enrollment, Run, Seat
 
 bp = Blueprint("main", __name__)
 
+# Ids are INTEGER columns (PostgreSQL: at most 2^31 - 1). A larger number in a URL or a form is
+# no id of this lab: "not found", never an error of the database.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every URL: a whole number from 0 to MAX_ID, else the route does not match
+    (404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+# Registered before any blueprint's rules are added (the main blueprint is registered first,
+# and this runs first when it is): rules take their converters when they are added.
+bp.record_once(lambda state: state.app.url_map.converters.__setitem__("int", IdConverter))
+
+
+def form_id(value: str | None) -> int | None:
+    """An id sent in a form or query: None when absent or empty; 404 when it is something else
+    than an id (letters, a sign, more than MAX_ID), so a bad id never reads as "none given"
+    (which can mean "all of them")."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+        abort(404)
+    return int(value)
+
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """Only same-site relative paths: never an open redirect."""
+    """Only same-site relative paths: never an open redirect, never a header break (CR/LF or
+    another control character) nor a backslash that a browser reads as "//"."""
     if target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") \
-                and not target.startswith("//"):
+                and not target.startswith("//") and "\\" not in target \
+                and all(" " <= ch != "\x7f" for ch in target):
             return target
     return fallback
+
+
+@bp.before_app_request
+def refuse_nul_bytes():
+    """No text in this lab may hold a NUL character (PostgreSQL cannot store one): a form,
+    query or upload name carrying one is refused whole (400) before any view reads it."""
+    values = [request.path, *_texts(request.args)]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in (
+            "application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*_texts(request.form), *request.files.keys(),
+                   *(f.filename or "" for f in request.files.values())]
+    if any("\x00" in value for value in values):
+        message = _("The form or the address contains a NUL character, which no text here may "
+                    "hold: nothing was changed.")
+        if request.accept_mimetypes.best == "application/json":
+            return jsonify(ok=False, error=message), 400
+        return render_template("error.html", code=400, message=message), 400
+    return None
+
+
+def _texts(values) -> list[str]:
+    """Every name and every value of a form or query (repeated fields too)."""
+    return [text for key, value in values.items(multi=True) for text in (key, value)]
 
 
 @bp.route("/")
@@ -50,8 +107,9 @@ def home():
 
 @bp.route("/lang/<code>", methods=["POST"])
 def set_language(code):
-    if code in current_app.config["LANGUAGES"]:
-        session["lang"] = code
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
     return redirect(safe_next(request.form.get("next"), url_for("main.home")))
 
 
@@ -85,6 +143,11 @@ def too_large(_error):
         "The file is too large (at most 2 MB).")), 413
 
 
+def new_request_key() -> str:
+    """A form's one-time key: random and unguessable (lab/once.py binds it to its sender)."""
+    return secrets.token_urlsafe(18)
+
+
 def template_globals() -> dict:
     return {
         "role_label": role_label, "action_label": action_label, "state_labels": STATE_LABELS,
@@ -93,6 +156,6 @@ def template_globals() -> dict:
         "poll_seconds": current_app.config["POLL_SECONDS"],
         "field_label": lambda name: str(FIELD_LABELS.get(name, name)),
         "run_status_label": lambda status: str(RUN_STATUS_LABELS.get(status, status)),
-        "new_request_key": lambda: uuid.uuid4().hex,
+        "new_request_key": new_request_key,
         "move_reason": lambda reason: str(MOVE_LABELS.get(reason, reason)),
     }

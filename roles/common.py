@@ -4,13 +4,14 @@ decides a business rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from itertools import zip_longest
 
-from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lab import once
@@ -19,7 +20,8 @@ from lab.engine.labels import action_label
 from lab.errors import N_, AlreadyDone, DomainError, InvalidInput
 from lab.extensions import db
 from lab.models import Document, Event, Party, Run
-from lab.views import safe_next
+from lab.models.base import utcnow
+from lab.views import MAX_ID, safe_next
 
 
 @dataclass
@@ -75,6 +77,8 @@ class Console:
             from lab.live import can_watch
             if not (current_user.is_instructor or current_user.is_admin) or not can_watch(run):
                 abort(403)
+        elif request.method == "POST" and too_fast(run, self.role, current_user.id):
+            return slow_down()
 
     # ---- pages ---------------------------------------------------------------------------
     def index(self):
@@ -102,7 +106,9 @@ class Console:
 
     def document(self, doc_id: int):
         doc = db.session.get(Document, doc_id)
-        if doc is None or doc.run_id != g.run.id:
+        if doc is not None and doc.run_id != g.run.id:
+            return after_reset(g.run, doc, self.role)
+        if doc is None:
             abort(404)
         return render_template("roles/document.html", doc=doc, **common_context(g.run),
                                **document_context(g.run, doc, self.role))
@@ -113,7 +119,7 @@ class Console:
         spec = registry.get(action)
         if spec is None:
             abort(404)
-        doc_id = request.form.get("doc", type=int)
+        doc_id = document_id(request.form.get("doc"))
         answer = not_running(g.run, self._back())
         if answer is not None:
             return answer
@@ -143,9 +149,49 @@ FAILED_FORM = "failed_form"
 
 
 def request_key() -> str | None:
-    """The form's one-time key, when it looks like one (lab/once.py)."""
-    key = request.form.get("request_key", "")
-    return key if once.KEY.match(key) else None
+    """The form's one-time key, when it looks like one (lab/once.py; the engine binds it to the
+    sender)."""
+    return once.form_key()
+
+
+def document_id(value: str | None) -> int | None:
+    """The form's document id; None when it is missing or no id at all (letters, a sign, more
+    digits than any id has): the engine answers "no such document in this run"."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit() and int(value) <= MAX_ID:
+        return int(value)
+    return None
+
+
+# ---- too many actions from one seat ---------------------------------------------------------
+# A flood of clicks (or a script) from one seat is stopped at the door: after SEAT_ACTIONS
+# actions (accepted or refused) in SEAT_WINDOW seconds the seat's POSTs are answered 429 until
+# the window moves on. Counted in the event log, so it holds across worker processes; nothing
+# is performed or recorded, so it costs the group nothing.
+
+SEAT_ACTIONS = 20
+SEAT_WINDOW = 10  # seconds
+
+
+def too_fast(run: Run, role: str, user_id: int) -> bool:
+    limit = current_app.config.get("SEAT_ACTIONS_PER_WINDOW", SEAT_ACTIONS)
+    if not limit:
+        return False
+    since = utcnow() - timedelta(seconds=SEAT_WINDOW)
+    recent = db.session.scalar(select(func.count(Event.id)).where(
+        Event.run_id == run.id, Event.user_id == user_id, Event.role == role,
+        Event.at >= since))
+    return recent >= limit
+
+
+def slow_down():
+    """The answer to a seat over its limit: 429 with Retry-After; nothing was done."""
+    message = _("Too many actions from this seat in a short time: wait %(n)s seconds and try "
+                "again. Nothing was done, and this costs you nothing.", n=SEAT_WINDOW)
+    headers = {"Retry-After": str(SEAT_WINDOW)}
+    if wants_json():
+        return jsonify(ok=False, error=message), 429, headers
+    return render_template("error.html", code=429, message=message), 429, headers
 
 
 def refused(error: DomainError, back: str, *, doc: int | None = None, **match):
@@ -167,6 +213,24 @@ def refused(error: DomainError, back: str, *, doc: int | None = None, **match):
                             else None, "doc": doc,
                             **{k: str(v) for k, v in match.items() if v is not None}}
     return redirect(back, 303)
+
+
+def after_reset(run: Run, doc: Document, role: str):
+    """A document page opened before the instructor reset the run (the document now belongs to
+    the run's archive): the same document as the run is now, or the console if the reset undid
+    it. Any other run's document is not found."""
+    archive = db.session.get(Run, doc.run_id)
+    if archive is None or archive.archived_from_id != run.id:
+        abort(404)
+    same = db.session.scalar(select(Document).where(Document.run_id == run.id,
+                                                    Document.number == doc.number))
+    if same is None:
+        flash(_("Your instructor reset the run to before %(number)s existed.", number=doc.number),
+              "warning")
+        return redirect(url_for(f"{role}.index"), 303)
+    flash(_("Your instructor reset the run: this is %(number)s as it is now.", number=doc.number),
+          "warning")
+    return redirect(url_for(f"{role}.document", doc_id=same.id), 303)
 
 
 def stopped_messages() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -22,7 +23,22 @@ COLUMNS = ("group", "student_no", "name", "roles", "steps", "mistakes", "points"
            "group_auto", "group_adjustment", "group_comment")
 GROUP_COLUMNS = ("group", "met", "total", "mistakes", "auto", "adjustment", "score", "max",
                  "status", "comment", "completed")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+# Control characters an XLSX cell cannot hold (openpyxl refuses the whole file).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def neutral(value):
+    """A cell as an export writes it: text that a spreadsheet would read as a formula (a name
+    such as "=1+1", a scenario title "=HYPERLINK(…)") gets a leading ' and stays text, and
+    control characters go. Every cell of the CSV and the XLSX goes through here."""
+    if isinstance(value, str):
+        value = CONTROL.sub("", value)
+        if value[:1] in FORMULA_STARTS:
+            return "'" + value
+    return value
 
 
 def adjustments(run_id: int) -> list[Adjustment]:
@@ -40,6 +56,7 @@ class Mine:
     steps: list[str]
     mistakes: int
     missed: list[str]
+    not_counted: int = 0  # refused attempts over a cap (lab/grading.py): they cost nothing
 
     @property
     def adjustment(self):
@@ -92,7 +109,7 @@ class Final:
         return Mine(user_id, tidy(own.get("points", 0)),
                     [a for a in self.adjustments if a.user_id == user_id],
                     list(own.get("steps", [])), own.get("mistakes", 0),
-                    list(own.get("missed", [])))
+                    list(own.get("missed", [])), own.get("not_counted", 0))
 
 
 def final(run: Run, graded: Grade | None = None) -> Final:
@@ -106,6 +123,7 @@ def doers(graded: Grade) -> dict[int, str]:
     ids = {s.event.user_id for s in graded.steps if s.event is not None}
     ids |= {loss.event.user_id for loss in graded.losses if loss.event is not None}
     ids |= {e.user_id for e in graded.unscripted}
+    ids |= {c.user_id for c in graded.capped}
     ids.discard(None)
     if not ids:
         return {}
@@ -139,7 +157,8 @@ def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
         mine = fin.mine(user_id)
         rows.append({"group": group_number, "user": user, "student_no": user.student_no or "",
                      "name": user.display_name, "roles": roles, "steps": len(mine.steps),
-                     "mistakes": mine.mistakes, "points": mine.points,
+                     "mistakes": mine.mistakes, "not_counted": mine.not_counted,
+                     "points": mine.points,
                      "adjustment": mine.adjustment, "total": mine.total,
                      "group_score": fin.score, "max_score": fin.max,
                      "reflection_mark": None if marks.get(user_id) is None
@@ -177,9 +196,7 @@ def _plain(row: dict, columns=COLUMNS) -> list:
             value = ", ".join(role_label(r, row.get("mode", "b2c")) for r in value)
         elif key == "status":
             value = str(RUN_STATUS_LABELS.get(value, value))
-        if isinstance(value, str) and value[:1] in FORMULA_STARTS:
-            value = "'" + value  # a name such as "=1+1" stays text in Excel (no formula)
-        values.append(value)
+        values.append(neutral(value))
     return values
 
 
@@ -199,13 +216,13 @@ def to_xlsx(rows: list[dict], title: str, groups: list[dict] | None = None) -> b
     book = Workbook()
     sheet = book.active
     sheet.title = "students"
-    sheet.append([title])
+    sheet.append([neutral(title)])
     sheet.append(list(COLUMNS))
     for row in rows:
         sheet.append(_plain(row))
     if groups is not None:
         summary = book.create_sheet("groups")
-        summary.append([title])
+        summary.append([neutral(title)])
         summary.append(list(GROUP_COLUMNS))
         for group in groups:
             summary.append(_plain(group, GROUP_COLUMNS))

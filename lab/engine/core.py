@@ -2,6 +2,7 @@
 in one transaction; a refused attempt is recorded as an event too."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -292,6 +293,7 @@ def perform(run: Run | int, actor: Actor, name: str, document: Document | int | 
     run_id = run if isinstance(run, int) else run.id
     doc_id = document if isinstance(document, int) or document is None else document.id
     params = dict(params or {})
+    request_key = bound_key(actor, request_key)
     db.session.rollback()  # start from a fresh transaction; views hold no pending changes
     if request_key and _done_with_key(run_id, request_key):
         # The same form again (a reload, a double click after the first was done): not a mistake.
@@ -317,13 +319,25 @@ def perform(run: Run | int, actor: Actor, name: str, document: Document | int | 
     raise Busy(N_("The lab is busy: please try again."))
 
 
-def _perform_once(run_id, actor, name, doc_id, params, request_key) -> Event:
+def redo(run_id: int, actor: Actor, name: str, doc_id: int | None, params: dict, *,
+         at: datetime, request_key: str | None = None) -> Event:
+    """Do again an action recorded before (`params`: its event's), dated `at`, in the caller's transaction: checked like
+    any other, nothing committed, and a DomainError leaves the rollback to the caller. (Rebuilding
+    a run from its own log: lab/classroom/repair.py.)"""
+    action = registry.get(name)
+    form = action.form_of(params) if action is not None else dict(params)
+    return _perform_once(run_id, actor, name, doc_id, form, request_key, at=at)
+
+
+def _perform_once(run_id, actor, name, doc_id, params, request_key, at=None) -> Event:
     # The first statement writes the run's row: it serialises the run's actions (a row lock on
     # PostgreSQL, the write lock on SQLite), so what we read next stays true until we commit.
     db.session.execute(update(Run).where(Run.id == run_id)
                        .values(last_event_id=Run.last_event_id)
                        .execution_options(synchronize_session=False))
     ctx = _load(run_id, name, doc_id, actor, params)
+    if at is not None:
+        ctx.now = at
     _check(ctx)
     if ctx.doc is not None:
         ctx.case_id = ctx.doc.case_id
@@ -354,6 +368,23 @@ def _perform_once(run_id, actor, name, doc_id, params, request_key) -> Event:
 def _public(values: dict) -> dict:
     return {k: ("***" if k in SECRET_PARAMS and v else v) for k, v in values.items()
             if v is not None}
+
+
+def bound_key(actor: Actor, key: str | None) -> str | None:
+    """A one-time key as the event log keeps it, bound to who sent it. A person's key is theirs
+    alone ("u<id>:<key>"), so a key copied from another person's page, or a bot's predictable
+    key, can never make somebody else's action "already done". The lab's own actors (bots,
+    "show me", the system) keep theirs as they are: a bot and "show me" doing the same step at
+    once still do it once. A long key is hashed to fit the column (with "refused:")."""
+    if not key:
+        return None
+    owner = f"u{actor.user_id}:" if actor.user_id is not None else ""
+    if len(owner) + len(key) <= KEY_ROOM:
+        return owner + key
+    return f"{owner or 'lab:'}{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+
+
+KEY_ROOM = 72  # Event.request_key holds 80 characters, "refused:" included
 
 
 def _done_with_key(run_id: int, key: str) -> bool:

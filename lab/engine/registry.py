@@ -49,6 +49,11 @@ class Field:
             value = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
             raise InvalidInput(N_("%(field)s must be an amount such as 88.00."), self.name) from None
+        if not value.is_finite():  # NaN, sNaN, Infinity: no amount at all
+            raise InvalidInput(N_("%(field)s must be an amount such as 88.00."), self.name)
+        if value.adjusted() > 12 or value.adjusted() < -12:  # 1e999999999: absurd, refused
+            raise InvalidInput(N_("%(field)s must be an amount from 0.00 to 1,000,000.00."),
+                               self.name)
         cents = value * 100
         if cents != cents.to_integral_value() or not 0 <= cents <= MAX_PRICE_CENTS:
             raise InvalidInput(N_("%(field)s must be an amount from 0.00 to 1,000,000.00."),
@@ -140,6 +145,15 @@ class Action:
         params = params or {}
         values = {f.name: f.parse(params.get(f.name)) for f in self.inputs}
         return values
+
+    def form_of(self, values: dict) -> dict:
+        """The form input that parses to these values (as an event records them): money goes
+        back from cents to yuan; every other kind parses to itself."""
+        form = dict(values)
+        for field_ in self.inputs:
+            if field_.kind == "money" and isinstance(form.get(field_.name), int):
+                form[field_.name] = str(Decimal(form[field_.name]) / 100)
+        return form
 
     def input(self, name: str) -> Field | None:
         return next((f for f in self.inputs if f.name == name), None)
