@@ -38,7 +38,7 @@ def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None 
               owner_id=owner_id, group_id=group_id, assignment_id=assignment_id)
     db.session.add(run)
     db.session.flush()
-    _build_world(run, scenario)
+    build_world(run, scenario)
     for role, user_ids in (seats or {}).items():
         for user_id in user_ids:
             db.session.add(Seat(run_id=run.id, user_id=user_id, role=role))
@@ -49,7 +49,9 @@ def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None 
     return run
 
 
-def _build_world(run: Run, scenario: Scenario) -> None:
+def build_world(run: Run, scenario: Scenario) -> None:
+    """The opening world of a run: its parties with their bank accounts, products with their
+    opening stock (a stock card line each) and, in B2B, the buyer's membership application."""
     world = scenario.world
     accounts = world.get("accounts") or {}
     parties = [("buyer", "buyer", world["buyer"]["name"]),
@@ -92,9 +94,12 @@ def seat(run: Run, user_id: int, role: str) -> None:
 # their next poll, and the replay shows it. Grading and the bots ignore these actions.
 
 CLOCK_ACTIONS = ("start_run", "pause_run", "resume_run", "finish_run")
+# An instructor reset the run to before a step (lab/classroom/repair.py): its params name the
+# step, the reason and the archived run that keeps what was undone.
+RESET_ACTION = "reset_run"
 
 
-def _lock(run: Run) -> None:
+def lock(run: Run) -> None:
     """Take the lock perform() takes on the run's row (see lab/engine/core.py) and re-read the
     run: an action in flight finishes first, and the status we check is the current one."""
     db.session.execute(update(Run).where(Run.id == run.id)
@@ -113,7 +118,7 @@ def _clock_event(run: Run, action: str, by: int | None, now: datetime) -> Event:
 
 
 def start(run: Run, by: int | None = None) -> None:
-    _lock(run)
+    lock(run)
     if run.status != "ready":
         raise NotAllowed(N_("The run is %(status)s: only a run that is ready can start."),
                          status=run.status)
@@ -123,7 +128,7 @@ def start(run: Run, by: int | None = None) -> None:
 
 
 def pause(run: Run, by: int | None = None) -> None:
-    _lock(run)
+    lock(run)
     if run.status != "running":
         raise NotAllowed(N_("Only a running run can be paused."))
     now = utcnow()
@@ -137,7 +142,7 @@ def _unpause(run: Run, now: datetime) -> None:
 
 
 def resume(run: Run, by: int | None = None) -> None:
-    _lock(run)
+    lock(run)
     if run.status != "paused":
         raise NotAllowed(N_("Only a paused run can be resumed."))
     now = utcnow()
@@ -146,7 +151,7 @@ def resume(run: Run, by: int | None = None) -> None:
 
 
 def finish(run: Run, by: int | None = None) -> None:
-    _lock(run)
+    lock(run)
     if run.status == "finished":
         raise NotAllowed(N_("The run is already finished."))
     now = utcnow()
@@ -174,6 +179,12 @@ def grade_run(run: Run, events: list[Event] | None = None, now: datetime | None 
     # While paused the clock stands still: lateness is counted up to the pause.
     return grade(scenario_of(run), views, started_at=started,
                  now=run.finished_at or run.paused_at or now or utcnow())
+
+
+def forget_grades() -> None:
+    """Drop this request's cached grades (a run's log was rewritten by a reset)."""
+    if has_request_context():
+        g.pop("_lab_grades", None)
 
 
 def current_grade(run: Run) -> Grade:

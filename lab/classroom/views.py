@@ -2,7 +2,6 @@
 server that the class or run belongs to the current instructor."""
 from __future__ import annotations
 
-import secrets
 from functools import wraps
 
 from flask import (Response, abort, flash, redirect, render_template, request, url_for)
@@ -10,18 +9,20 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from .. import once
+from .. import join_codes, once
 from ..engine import registry
 from ..engine.labels import action_label
 from ..errors import AlreadyDone, DomainError
 from ..extensions import db
 from ..grading import MARK_STEP
 from ..i18n import text
-from ..models import Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User
+from ..models import (Assignment, Classroom, Enrollment, Event, Group, Reflection, Run, User,
+                      find_user)
 from ..models.run import ROLES
 from ..runs import CLOCK_ACTIONS, events_of, grade_run, scenario_of
-from ..scenario import validate
-from . import board, bp, grades, groups, repair, reports, rosters, work
+from ..scenario import from_upload as scenario_from_upload, validate
+from ..views import form_id
+from . import board, bp, grades, groups, repair, reports, rosters, uploads, work
 from .access import instructor_owns_run
 
 
@@ -104,12 +105,24 @@ def new_class():
         flash(_("Give the class a name (at most 120 characters)."), "danger")
         return redirect(url_for("classroom.index")), 303
     classroom = Classroom(name=name, instructor_id=current_user.id,
-                          join_code=secrets.token_hex(4).upper())
+                          join_code=join_codes.new_join_code())
     db.session.add(classroom)
     db.session.commit()
     flash(_("Class %(name)s created; join code %(code)s.", name=name,
-            code=classroom.join_code), "success")
+            code=join_codes.shown(classroom.join_code)), "success")
     return redirect(url_for("classroom.show", class_id=classroom.id))
+
+
+@bp.route("/<int:class_id>/join-code", methods=["POST"])
+@instructor_required
+def rotate_join_code(class_id):
+    """A new join code (the old one stops working at once; students in the class stay)."""
+    classroom = _class(class_id)
+    if _sent_before():
+        return _to_class(class_id)
+    code = join_codes.rotate(classroom)
+    return _to_class(class_id, _("New join code %(code)s: the old one no longer works.",
+                                 code=join_codes.shown(code)))
 
 
 @bp.route("/instructors", methods=["POST"])
@@ -123,7 +136,7 @@ def new_instructor():
         flash(_("An instructor needs a username and a password of at least 8 characters."),
               "danger")
         return redirect(url_for("classroom.index")), 303
-    if db.session.scalar(select(User.id).where(User.username == username)):
+    if find_user(username) is not None:  # any case or width: one account per name
         flash(_("The username %(name)s is taken.", name=username), "danger")
         return redirect(url_for("classroom.index")), 303
     user = User(username=username, name=request.form.get("name", "").strip()[:100],
@@ -159,16 +172,53 @@ def roster(class_id):
         return _to_class(class_id, _("Choose a roster file (.xlsx or .csv) to upload."),
                          "danger", "roster")
     rows, problems = rosters.parse(upload.filename, upload.read())
-    if problems:
-        return render_template("classroom/roster_problems.html", classroom=classroom,
-                               problems=problems, filename=upload.filename), 400
+    if problems:  # nothing imported: 303 to the page listing them (a reload sends nothing)
+        return _to_report(classroom, "roster", upload.filename,
+                          {"problems": uploads.roster_problems(problems),
+                           "more": max(0, len(problems) - uploads.MAX_PROBLEMS)})
     try:
-        counts = rosters.import_roster(classroom, rows)
-    except ValueError as clash:
-        return _to_class(class_id, _("Student number %(no)s belongs to an instructor account: "
-                                     "nothing was imported.", no=str(clash)), "danger", "roster")
-    return _to_class(class_id, _("Roster imported: %(created)s new students, %(updated)s "
-                                 "updated.", **counts), anchor="roster")
+        result = rosters.import_roster(classroom, rows)
+    except DomainError as error:
+        return _to_class(class_id, error.message, "danger", "roster")
+    if not result.notes:
+        return _to_class(class_id, _("Roster imported: %(created)s new students, %(updated)s "
+                                     "updated.", created=result.created,
+                                     updated=result.updated), anchor="roster")
+    return _to_report(classroom, "roster", upload.filename, {
+        "counts": {"created": result.created, "updated": result.updated,
+                   "enrolled": result.enrolled, "kept": result.kept,
+                   "left_out": result.left_out},
+        "notes": uploads.roster_problems(result.notes)})
+
+
+def _to_report(classroom, kind: str, filename: str, data: dict):
+    """Keep what an upload left to read and show it on its own page (303 See Other)."""
+    report = uploads.keep(classroom, current_user.id, kind, filename, data)
+    return redirect(url_for("classroom.upload_report", class_id=classroom.id,
+                            report_id=report.id), 303)
+
+
+@bp.route("/<int:class_id>/upload/<int:report_id>")
+@instructor_required
+def upload_report(class_id, report_id):
+    """The problems of a refused roster or scenario file, or the lines of an imported roster to
+    check, with the form to upload the file again."""
+    classroom = _class(class_id)
+    report = uploads.find(report_id, classroom, current_user.id)
+    if report is None:
+        return _to_class(class_id, _("That upload's report is no longer kept (a day): upload the "
+                                     "file again to see it."), "warning")
+    data, page = report.data, {"classroom": classroom, "filename": report.filename,
+                               "more": report.data.get("more", 0)}
+    if report.kind == "scenario":
+        from ..practice import library
+        return render_template("classroom/scenario_problems.html", library=library(),
+                               problems=uploads.as_scenario_problems(data["problems"]), **page)
+    if "notes" in data:
+        return render_template("classroom/roster_result.html", counts=data["counts"],
+                               notes=uploads.as_roster_problems(data["notes"]), **page)
+    return render_template("classroom/roster_problems.html",
+                           problems=uploads.as_roster_problems(data["problems"]), **page)
 
 
 @bp.route("/<int:class_id>/credentials")
@@ -203,8 +253,8 @@ def form_groups(class_id):
 @instructor_required
 def move(class_id):
     classroom = _class(class_id)
-    enrollment = db.session.get(Enrollment, request.form.get("enrollment", type=int) or 0)
-    group_id = request.form.get("group", type=int)
+    enrollment = db.session.get(Enrollment, form_id(request.form.get("enrollment")) or 0)
+    group_id = form_id(request.form.get("group"))  # a bad id is 404, never "no group"
     group = db.session.get(Group, group_id) if group_id else None
     if enrollment is None or enrollment.classroom_id != classroom.id or (
             group is not None and group.classroom_id != classroom.id):
@@ -256,31 +306,29 @@ def assign(class_id):
         return _to_class(class_id, anchor="assignments")
     upload = request.files.get("scenario_file")
     if upload is not None and upload.filename:
-        try:
-            source = upload.read().decode("utf-8")
-        except UnicodeDecodeError:
-            return _to_class(class_id, _("The scenario file must be UTF-8 text (YAML)."),
-                             "danger", "assignments")
+        scenario, problems = scenario_from_upload(upload.read())  # within the file limits
     else:
         from ..practice import library
         chosen = {s.id: s for s in library()}.get(request.form.get("scenario", ""))
         if chosen is None:
             return _to_class(class_id, _("Choose a scenario from the library or upload one."),
                              "danger", "assignments")
-        source = chosen.text
-    scenario, problems = validate(source)
+        scenario, problems = validate(chosen.text)
     if scenario is None:
-        return render_template("classroom/scenario_problems.html", classroom=classroom,
-                               problems=problems,
-                               filename=upload.filename if upload else ""), 400
+        db.session.rollback()  # the form's key stays unused: the fixed file may use it
+        return _to_report(classroom, "scenario", upload.filename if upload else "",
+                          {"problems": uploads.scenario_problems(problems),
+                           "more": max(0, len(problems) - uploads.MAX_PROBLEMS)})
     picked = set(request.form.getlist("groups"))
     targets = [gr for gr in classroom.groups if not picked or str(gr.id) in picked]
     if not targets:
         return _to_class(class_id, _("Form groups first: an assignment gives one run to each "
                                      "group."), "danger", "groups")
     assignment = work.assign(classroom, scenario, targets, current_user.id)
-    for note in problems:  # warnings only: the file loaded
-        flash(str(note), "warning")
+    for note in problems[:5]:  # warnings only: the file loaded (a few: the session is a cookie)
+        flash(uploads.clip(str(note)), "warning")
+    if len(problems) > 5:
+        flash(_("… and %(n)s more warnings.", n=len(problems) - 5), "warning")
     flash(_("%(title)s assigned to %(n)s groups. Start it when the class is ready.",
             title=text(scenario.title), n=len(targets)), "success")
     return redirect(url_for("classroom.board", assignment_id=assignment.id))
@@ -294,7 +342,7 @@ def clock(assignment_id):
     op = request.form.get("op")
     if op not in board.CLOCK:
         abort(400)
-    run_id = request.form.get("run", type=int)
+    run_id = form_id(request.form.get("run"))  # a bad id is 404, never "every run"
     if run_id is not None and run_id not in {r.id for r in assignment.runs}:
         abort(404)
     if op == "stop" and run_id is None and request.form.get("confirm") != "yes":
@@ -315,18 +363,19 @@ def inject(assignment_id):
     name = request.form.get("action", "")
     if name not in board.INJECTIONS:
         abort(400)
-    run_id = request.form.get("run", type=int)
+    run_id = form_id(request.form.get("run"))  # a bad id is 404, never "every run"
     if run_id is not None and run_id not in {r.id for r in assignment.runs}:
         abort(404)
     params = {f.name: request.form.get(f.name) for f in registry.get(name).inputs}
-    key = request.form.get("request_key", "")
+    key = once.form_key()
     outcome = board.inject(assignment, name, run_id, request.form.get("number", ""), params,
-                           current_user.id, key[:48] if once.KEY.match(key) else None)
+                           current_user.id, key[:48] if key else None)
     if outcome.done:
         flash(_("Injected into %(n)s runs.", n=outcome.done), "success")
     for line in outcome.refused:
         flash(line, "warning")
-    return redirect(url_for("classroom.board", assignment_id=assignment_id))
+    back = redirect(url_for("classroom.board", assignment_id=assignment_id))
+    return back if outcome.done or not outcome.refused else (back, 303)  # refused: 303
 
 
 @bp.route("/assignment/<int:assignment_id>/board", endpoint="board")
@@ -371,6 +420,8 @@ def repair_page(run_id):
                            group=_group_number(run), holders=holders,
                            names={seat.user_id: seat.user.display_name for seat in run.seats},
                            open_steps=repair.open_steps(graded),
+                           resettable=repair.resettable_steps(graded),
+                           archives=repair.archives(run),
                            next_ids={s.id for s in graded.next_steps()})
 
 
@@ -383,13 +434,12 @@ def mark_step(run_id):
     group = _group_number(run)
     to_board = redirect(url_for("classroom.board", assignment_id=run.assignment_id,
                                 _anchor=f"run-{run.id}"))
-    key = request.form.get("request_key", "")
+    key = once.form_key()
     step_id = request.form.get("step", "").strip()
     verdict = request.form.get("verdict", "")
     reason = request.form.get("reason", "")
     try:
-        repair.mark(run, current_user.id, step_id, verdict, reason,
-                    key[:48] if once.KEY.match(key) else None)
+        repair.mark(run, current_user.id, step_id, verdict, reason, key[:48] if key else None)
     except AlreadyDone as done:
         flash(done.message, "warning")
         return to_board
@@ -412,6 +462,30 @@ def mark_step(run_id):
         flash(_("Group %(n)s can do nothing now (a dead end): open its repair page and mark "
                 "the blocked step too.", n=group), "danger")
     return to_board
+
+
+@bp.route("/run/<int:run_id>/reset", methods=["POST"])
+@instructor_required
+def reset_run(run_id):
+    """Reset one group's run to before a step it has done, with a reason: what it held is
+    archived (its replay stays readable) and the group goes on from before that step."""
+    run = _class_run(run_id)
+    group = _group_number(run)
+    step_id = request.form.get("step", "").strip()
+    if request.form.get("confirm") != "yes":
+        flash(_("Nothing was reset for group %(n)s: tick the box to confirm.", n=group), "danger")
+        return redirect(url_for("classroom.repair_page", run_id=run.id, _anchor="reset"), 303)
+    try:
+        archive = repair.reset(run, current_user.id, step_id, request.form.get("reason", ""))
+    except DomainError as error:
+        flash(_("Nothing was reset for group %(n)s: %(why)s", n=group, why=error.message),
+              "danger")
+        return redirect(url_for("classroom.repair_page", run_id=run.id, _anchor="reset"), 303)
+    step = scenario_of(run).step(step_id)
+    flash(_("Group %(n)s is back before step %(number)s “%(action)s”. What it did from there on "
+            "is kept in the archived replay (run %(archive)s).", n=group, number=step.number,
+            action=action_label(step.action), archive=archive.id), "success")
+    return redirect(url_for("classroom.repair_page", run_id=run.id), 303)
 
 
 # ---- grades -----------------------------------------------------------------------------------
@@ -438,8 +512,8 @@ def grade_sheet(assignment_id):
 @bp.route("/run/<int:run_id>/adjust", methods=["POST"])
 @instructor_required
 def adjust(run_id):
-    run = _run(run_id)
-    user_id = request.form.get("user", type=int)
+    run = _class_run(run_id)  # a practice run has no grade sheet to adjust: 404
+    user_id = form_id(request.form.get("user"))  # a bad id is 404, never the group's grade
     if user_id is not None and user_id not in {s.user_id for s in run.seats}:
         abort(404)
     back = redirect(url_for("classroom.grade_sheet", assignment_id=run.assignment_id))
@@ -461,12 +535,14 @@ def adjust(run_id):
 @instructor_required
 def replay(run_id):
     run = _run(run_id)
+    if run.group_id is None:  # a practice run: no group's, no class's
+        abort(404)
     events = list(db.session.scalars(select(Event).where(Event.run_id == run.id)
                                      .order_by(Event.id)))
     lanes = []
     # The run's clock (start, pause, resume, stop) and the steps resolved by hand span every
     # lane: they are nobody's move.
-    across = (*CLOCK_ACTIONS, MARK_STEP)
+    across = (*CLOCK_ACTIONS, MARK_STEP, repair.RESET)
     for role in [s.role for s in scenario_of(run).steps] + [
             e.role for e in events if not (e.action in across and e.ok)]:
         if role and role not in lanes:
@@ -479,6 +555,7 @@ def replay(run_id):
                            met_by=met_by, uncounted=reports.uncounted(graded, events),
                            group=_group_number(run), since=reports.since_start,
                            clock_actions=CLOCK_ACTIONS, mark_action=MARK_STEP,
+                           reset_action=repair.RESET,
                            steps={s.id: s for s in scenario_of(run).steps})
 
 
@@ -490,8 +567,9 @@ def report(run_id, user_id):
     run = db.session.get(Run, run_id)
     if run is None or user_id not in {s.user_id for s in run.seats}:
         abort(404)
+    # Marking is for a run of an assignment; a practice run's report is its learner's alone.
     teacher = (current_user.is_instructor or current_user.is_admin) and \
-        instructor_owns_run(current_user, run)
+        run.assignment_id is not None and instructor_owns_run(current_user, run)
     if not teacher and current_user.id != user_id:
         abort(404)
     if request.method == "POST":

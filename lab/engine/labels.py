@@ -43,7 +43,7 @@ STATE_LABELS = {
 
 RUN_STATUS_LABELS = {
     "ready": _l("ready"), "running": _l("running"), "paused": _l("paused"),
-    "finished": _l("finished"),
+    "finished": _l("finished"), "archived": _l("archived (before a reset)"),
 }
 
 PAYMENT_LABELS = {

@@ -17,7 +17,9 @@ class Run(db.Model):
     scenario_text: Mapped[str] = mapped_column(Text)  # the exact text the run started from
     mode: Mapped[str] = mapped_column(String(8))  # b2c | b2b
     kind: Mapped[str] = mapped_column(String(16), default="class")  # class | solo | autoplay
-    status: Mapped[str] = mapped_column(String(16), default="ready")  # ready|running|paused|finished
+    # ready | running | paused | finished, or "archived": what a group's run held before an
+    # instructor reset it to before a step (kept for audit; `archived_from_id` is that run).
+    status: Mapped[str] = mapped_column(String(16), default="ready")
     workflow: Mapped[dict] = mapped_column(JSON, default=dict)
     time_limit_minutes: Mapped[int | None]
     bot_delay_seconds: Mapped[float] = mapped_column(default=2.0)
@@ -36,6 +38,7 @@ class Run(db.Model):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("group.id"))
     assignment_id: Mapped[int | None] = mapped_column(ForeignKey("assignment.id"))
+    archived_from_id: Mapped[int | None] = mapped_column(ForeignKey("run.id"), index=True)
 
     seats: Mapped[list["Seat"]] = relationship(back_populates="run", cascade="all, delete-orphan")
 
