@@ -8,7 +8,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
 
-lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, play, demo, create-admin, translations.")
+lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, play, demo, create-admin, "
+                                "translations, verify, export, import.")
 
 
 def _cli_locale() -> str:
@@ -211,11 +212,12 @@ def create_admin_command(username, name, password_stdin):
     """Create a lab admin (also an instructor): the first account of a class start.
 
     Asks for the password twice (at least 8 characters). Exit 1 when the username is taken."""
-    from sqlalchemy import func, inspect, select
+    from sqlalchemy import inspect
 
     from .extensions import db
-    from .models import User
-    username = username.strip()
+    from .models import User, find_user
+    from .models.user import clean_username
+    username = clean_username(username)
     if not username or len(username) > 64:
         click.echo("A username needs 1 to 64 characters.", err=True)
         sys.exit(1)
@@ -223,10 +225,9 @@ def create_admin_command(username, name, password_stdin):
         click.echo("The database has no tables yet: run ./scripts/run.sh once, or "
                    ".venv/bin/flask --app run db upgrade, then try again.", err=True)
         sys.exit(1)
-    taken = db.session.scalar(select(User.username).where(
-        func.lower(User.username) == username.lower()))
+    taken = find_user(username)  # any case or width: one account per name
     if taken is not None:
-        click.echo(f"The username {taken!r} exists already: choose another one (the "
+        click.echo(f"The username {taken.username!r} exists already: choose another one (the "
                    f"existing account was not changed).", err=True)
         sys.exit(1)
     if password_stdin:
@@ -244,3 +245,80 @@ def create_admin_command(username, name, password_stdin):
     db.session.commit()
     click.echo(f"Created lab admin {user.username!r} ({user.name}), also an instructor: log in "
                f"at /auth/login and create the instructors' accounts on /classroom/.")
+
+
+# ---- consistency check, backup and restore (lab/verify.py, lab/backup.py) ---------------------
+
+def _needs_tables() -> None:
+    from sqlalchemy import inspect
+
+    from .extensions import db
+    if not inspect(db.engine).has_table("run"):
+        click.echo("The database has no tables yet: run ./scripts/run.sh once, or "
+                   ".venv/bin/flask --app run db upgrade, then try again.", err=True)
+        sys.exit(2)
+
+
+@lab_cli.command("verify")
+@click.option("--run", "run_ids", type=int, multiple=True, help="Check only this run (repeat).")
+def verify_command(run_ids):
+    """Check that the database adds up: ledgers equal balances, stock cards equal stock, one
+    event per accepted action, documents made by actions, nothing pointing into another run.
+
+    Exit 0 when consistent, 1 on any difference (each one printed)."""
+    from .verify import snapshot, verify
+    _needs_tables()
+    with snapshot() as session:
+        report = verify(session, run_ids or None)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
+
+
+@lab_cli.command("export")
+@click.argument("class_id", metavar="CLASS", type=int)
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def export_command(class_id, file):
+    """Write a class (roster with password hashes, groups, assignments, runs with their worlds,
+    events, adjustments, reflections) to FILE, a JSON file (gzip-compressed when FILE ends in
+    .gz) readable only by you. CLASS is the class's id (its /classroom/ID page)."""
+    from .backup import BackupError, export_class, write_file
+    _needs_tables()
+    try:
+        data = export_class(class_id)
+        write_file(data, file)
+    except BackupError as error:
+        for line in error.lines:
+            click.echo(line, err=True)
+        sys.exit(1)
+    except OSError as error:
+        click.echo(f"{file}: cannot be written ({error.strerror}).", err=True)
+        sys.exit(1)
+    click.echo(f"Exported class {class_id} ({data['class']['name']}) to {file}: "
+               + ", ".join(f"{t} {n}" for t, n in data["counts"].items()) + ".")
+
+
+@lab_cli.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, exists=True))
+@click.option("--reuse-accounts", is_flag=True,
+              help="Attach the class to accounts of the same username that this database has "
+                   "already (their passwords stay as they are) instead of refusing.")
+@click.option("--allow-differences", is_flag=True,
+              help="Import even when the class does not pass lab verify (restore it as it was).")
+def import_command(file, reuse_accounts, allow_differences):
+    """Restore a class exported with lab export into this database, in one transaction: it
+    gets new ids next to the classes here; nothing changes when anything is refused.
+
+    Exit 0 when imported, 1 when refused (every reason printed)."""
+    from .backup import BackupError, import_class, read_file
+    _needs_tables()
+    try:
+        result = import_class(read_file(file), reuse_accounts=reuse_accounts,
+                              allow_differences=allow_differences)
+    except BackupError as error:
+        for line in error.lines:
+            click.echo(line, err=True)
+        click.echo("Nothing was imported.", err=True)
+        sys.exit(1)
+    for line in result.lines():
+        click.echo(line)
