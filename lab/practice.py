@@ -13,7 +13,7 @@ from sqlalchemy import select
 from . import bots, flowmap
 from .engine.labels import action_label, role_label
 from .extensions import db
-from .i18n import text
+from .i18n import money, text
 from .models import Event, Run
 from .models.run import ROLES
 from .classroom.grades import final
@@ -161,7 +161,7 @@ def guide(run: Run, role: str) -> dict:
         if run.kind != "solo" and step.role != role and not (first and first.role == role):
             continue
         why = blocked.get(step.id)
-        hint = fill_in(text(step.hint), world_values(run, cases.get(step.case)))
+        hint = fill_in(text(step.hint), _as_shown(world_values(run, cases.get(step.case))))
         rows.append({
             "step": step, "role": step.role, "role_label": role_label(step.role, run.mode),
             "action": action_label(step.action), "hint": hint,
@@ -170,7 +170,8 @@ def guide(run: Run, role: str) -> dict:
             "first": {"role": first.role, "role_label": role_label(first.role, run.mode),
                       "action": action_label(first.action),
                       "number": first.doc.number if first.doc is not None else "",
-                      "mine": first.role in held} if first else None,
+                      "mine": first.role in held,
+                      "bot": first.role not in anyone} if first else None,
             "timed": step.at_minute if step.id in waiting else None,
             "waiting": why.message if why is not None else None,
             "show": _show_me_text(run, step, moves[0]) if moves else None,
@@ -180,6 +181,16 @@ def guide(run: Run, role: str) -> dict:
     return {"steps": rows, "met": graded.met_count, "resolved": graded.resolved_count,
             "total": len(graded.steps), "score": score, "max": graded.max_score,
             "completed": graded.completed, "solo": run.kind == "solo", "run": run}
+
+
+# World values that are amounts of money (in yuan): a hint shows them as money, 10,560.00.
+MONEY_VALUES = ("order_total", "return_total")
+
+
+def _as_shown(values: dict) -> dict:
+    """World values as a hint shows them: "Pay the order (10,560.00)", not "(10560.0)"."""
+    return {name: money(round(value * 100)) if name in MONEY_VALUES else value
+            for name, value in values.items()}
 
 
 def _show_me_text(run: Run, step, move) -> dict:
