@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from .engine import registry
 from .errors import N_, render
 from .scenario import COMPARISON, Scenario, Step, check_passes, resolve
 
@@ -250,9 +251,14 @@ def check_reason(step: Step, failure, world: dict | None) -> dict:
     key, expected, actual = failure
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         actual = _num(actual)
+    spec = registry.get(step.action)
+    field_ = spec.input(key) if spec is not None else None
+
+    def named(value: str):  # a choice is shown by its label ({"choice": code}), not its code
+        return {"choice": value} if field_ is not None and field_.kind == "choice" else value
     return message(N_("%(field)s should be %(expected)s, not %(actual)s (step %(number)s "
-                      "“%(action)s”)."), field=key, expected=shown(expected, world),
-                   actual="—" if actual is None else str(actual), number=step.number,
+                      "“%(action)s”)."), field=key, expected=named(shown(expected, world)),
+                   actual="—" if actual is None else named(str(actual)), number=step.number,
                    action=step.action)
 
 

@@ -93,6 +93,8 @@ def translate_arg(key: str, value):
             return errors.render(value)
         if "cents" in value:
             return money(value["cents"])
+        if "choice" in value:  # a choice input's value: its label (a payment method…)
+            return str(METHOD_LABELS.get(value["choice"], value["choice"]))
         if "bot" in value:
             return gettext("%(role)s (bot)", role=role_label(value["bot"]))
         if "role" in value:
