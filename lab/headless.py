@@ -12,7 +12,8 @@ from .engine import Actor, perform, registry, trial
 from .errors import DomainError, InvalidInput, N_
 from .extensions import db
 from .models import Document, Run, User
-from .plan import document_for, plan, step_params, with_defaults
+from .plan import Move, Plan, document_for, plan, step_params, with_defaults
+from .rules import one_look
 from .runs import create_run, grade_run
 from .scenario import Scenario
 
@@ -30,18 +31,40 @@ def drive(run: Run, until: str | None = None) -> None:
         planned = plan(run, grade_run(run))
         if until is not None and _reached(planned.graded, until):
             return
-        if any(bots.perform_move(db.session.get(Run, run.id), move)
-               for move in planned.moves):
-            continue
-        if any(bots.pass_over(run, step, later) for step, later in planned.passed_over()):
-            continue
-        if planned.waiting:
-            elapsed = run.elapsed().total_seconds() / 60
-            wait = min(s.at_minute for s in planned.waiting)
-            run.started_at -= timedelta(minutes=max(0.0, wait - elapsed) + 0.01)
-            db.session.commit()
-            continue
-        return
+        if bot_move(run, planned) is None:
+            return
+
+
+def bot_move(run: Run, planned: Plan | None = None) -> str | None:
+    """One move of the bots playing every role: the plan's first move they can make, else a
+    step passed over, else the clock moved on to the next timed step. What was done (a line of
+    a story), or None: nothing."""
+    planned = planned or plan(run, grade_run(run))
+    # One process plays: the world stays as the plan saw it until the first action that changes
+    # it, which ends the look (an action refused meanwhile changed nothing).
+    with one_look(run, planned.graded):
+        for move in planned.moves:
+            line = "bot " + told(move)
+            if bots.perform_move(db.session.get(Run, run.id), move):
+                return line
+    for step, why in planned.passed_over():
+        if bots.pass_over(run, step, why):
+            return f"system passes over step {step.id} " \
+                   f"({getattr(why, 'id', None) or why or 'no document'})"
+    if planned.waiting:
+        run = db.session.get(Run, run.id)
+        elapsed = run.elapsed().total_seconds() / 60
+        wait = min(s.at_minute for s in planned.waiting)
+        run.started_at -= timedelta(minutes=max(0.0, wait - elapsed) + 0.01)
+        db.session.commit()
+        return f"the clock moves on to minute {wait}"
+    return None
+
+
+def told(move: Move) -> str:
+    """A move as a line of a story: "supplier forward_shortage on SO-0001 {'qty': 20}"."""
+    return f"{move.role} {move.action}" + (f" on {move.doc.number}" if move.doc else "") + \
+        (f" {move.params}" if move.params else "")
 
 
 def _reached(graded, step_id: str) -> bool:

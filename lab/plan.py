@@ -23,7 +23,7 @@ from .extensions import db
 from .grading import COMPARISON, Grade, resolve
 from .models import Document, Product, Run
 from .models.base import utcnow
-from .rules import world_values
+from .rules import one_look, world_values
 from .runs import current_grade, scenario_of
 from .scenario import Step, action_in_case, world_ref
 
@@ -91,6 +91,12 @@ def plan(run: Run, graded: Grade | None = None) -> Plan:
     result = Plan(graded)
     if graded.completed:
         return result
+    with one_look(run, graded):  # dry runs only: the world stands still meanwhile
+        _plan(run, graded, result)
+    return result
+
+
+def _plan(run: Run, graded: Grade, result: Plan) -> None:
     held = run.held_roles()
     cases = graded.case_ids()
     minutes = run.elapsed().total_seconds() / 60
@@ -104,6 +110,7 @@ def plan(run: Run, graded: Grade | None = None) -> Plan:
             continue
         name, params, depth = step.action, step_params(run, step, doc), 0
         derived = tuple(k for k in params if k in step.check and k not in step.params)
+        seen, first = {(name, doc.id if doc else None)}, None
         while True:
             action = registry.get(name)
             bot = plays(run, step if depth == 0 else None, action.role, held)
@@ -118,13 +125,26 @@ def plan(run: Run, graded: Grade | None = None) -> Plan:
             if need is None or isinstance(refusal, AlreadyDone) or depth >= MAX_CHAIN:
                 result.blocked.append((step, refusal))
                 break
+            first = first or refusal
+            if (need.action, need.doc_id) in seen:  # the chain comes back: no way through
+                result.blocked.append((step, _no_way(first)))
+                break
+            seen.add((need.action, need.doc_id))
             doc = db.session.get(Document, need.doc_id) if need.doc_id else None
             if registry.get(need.action).on and doc is None:
                 result.blocked.append((step, refusal))
                 break
             name, depth = need.action, depth + 1
             params = with_defaults(run, registry.get(name), doc, {})
-    return result
+
+
+def _no_way(refusal: NotAllowed) -> NotAllowed:
+    """The world's refusal of a step when what must come first waits, in the script, for this
+    very step (cash on delivery: the payment is confirmed after delivery, and a script that
+    confirms it before shipping cannot be followed): no need to follow, so the step is passed
+    over with the world's reason when nothing else can move."""
+    return NotAllowed(refusal.msg, refusal.field,
+                      **{k: v for k, v in refusal.args_.items() if k != "field"})
 
 
 def document_for(run: Run, step: Step, cases: dict[str, int]):
@@ -139,11 +159,9 @@ def document_for(run: Run, step: Step, cases: dict[str, int]):
         if step.case not in cases:
             return False
         query = query.where(Document.case_id == cases[step.case])
-    doc = db.session.scalar(query.where(Document.state.in_(action.sources(run.mode)))
-                            .order_by(Document.id).limit(1))
-    if doc is None:
-        doc = db.session.scalar(query.order_by(Document.id.desc()).limit(1))
-    return doc if doc is not None else False
+    docs = db.session.scalars(query.order_by(Document.id)).all()  # one or two, mostly
+    sources = action.sources(run.mode)
+    return next((d for d in docs if d.state in sources), docs[-1] if docs else False)
 
 
 # ---- what a bot sends -------------------------------------------------------------------------

@@ -17,18 +17,47 @@ moves were worth, so a run never dead-ends on a bot. Every accepted action carri
 values of its moment (`$shortfall`, …) for grading."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from .engine import core, planner
 from .errors import N_, InvalidInput, NotAllowed
 from .extensions import db
-from .grading import MARK_STEP, NEEDED, EventView, check_reason, failed_check
-from .models import Document, Run
+from .grading import MARK_STEP, NEEDED, EventView, Grade, check_reason, failed_check
+from .models import Document, DocumentLine, Product, Run
 from .runs import current_grade, grade_run, scenario_of
 from .scenario import WORLD_IN_TEXT, Step
 
 STRICT_ACTORS = ("student", "viewer")  # viewer: a preview of what a student could do
+
+
+# ---- one look at the world ---------------------------------------------------------------------
+# The plan dry-runs several moves against the same world; each dry run asks this layer for the
+# grade and the world values. Within one look (nothing changes: dry runs only), each is worked
+# out once.
+
+_look: ContextVar[dict | None] = ContextVar("look", default=None)
+
+
+@contextmanager
+def one_look(run: Run, graded: Grade):
+    """Dry runs inside share the grade (the run's, as it stands) and the world values."""
+    token = _look.set({("grade", run.id): graded})
+    try:
+        yield
+    finally:
+        _look.reset(token)
+
+
+def grade_now(run: Run) -> Grade:
+    look = _look.get()
+    if look is None:
+        return current_grade(run)
+    if ("grade", run.id) not in look:
+        look[("grade", run.id)] = current_grade(run)
+    return look[("grade", run.id)]
 
 
 # ---- world values ---------------------------------------------------------------------------
@@ -38,9 +67,22 @@ def world_values(run: Run, case_id: int | None, doc: Document | None = None) -> 
     document acted on is read from that document."""
     if case_id is None:
         return {}
-    docs = list(db.session.scalars(
-        select(Document).where(Document.run_id == run.id, Document.case_id == case_id)
-        .options(selectinload(Document.lines)).order_by(Document.id)))
+    look = _look.get()
+    if look is None:
+        return _world_values(run, case_id, doc)
+    key = ("world", run.id, case_id, doc.id if doc is not None else None)
+    if key not in look:
+        look[key] = _world_values(run, case_id, doc)
+    return dict(look[key])
+
+
+def _world_values(run: Run, case_id: int, doc: Document | None) -> dict:
+    # Columns, not documents: the plan asks this for every move it dry-runs.
+    docs = db.session.execute(
+        select(Document.id, Document.kind, Document.state, Document.qty, Document.amount_cents,
+               Document.product_id)
+        .where(Document.run_id == run.id, Document.case_id == case_id)
+        .order_by(Document.id)).all()
 
     def latest(kind, skip=("rejected",)):
         if doc is not None and doc.kind == kind:
@@ -48,18 +90,24 @@ def world_values(run: Run, case_id: int | None, doc: Document | None = None) -> 
         found = [d for d in docs if d.kind == kind and d.state not in skip]
         return found[-1] if found else None
 
+    def lines(of) -> list:  # (qty, product_id, stock) of a document's lines
+        return db.session.execute(
+            select(DocumentLine.qty, DocumentLine.product_id, Product.stock)
+            .join(Product, Product.id == DocumentLine.product_id)
+            .where(DocumentLine.document_id == of.id).order_by(DocumentLine.id)).all()
+
     values: dict = {}
     order, inquiry = latest("order"), latest("inquiry")
     if order is not None:
-        values["ordered"] = sum(line.qty for line in order.lines)
-        values["order_total"] = round(order.amount_cents / 100, 2)
+        ordered = lines(order)
+        values["ordered"] = sum(qty for qty, _, _ in ordered)
+        values["order_total"] = round((order.amount_cents or 0) / 100, 2)
         pending: dict[int, int] = {}
         for shortage in docs:
             if shortage.kind == "shortage" and shortage.state in ("open", "ordered"):
                 pending[shortage.product_id] = pending.get(shortage.product_id, 0) + shortage.qty
-        values["shortfall"] = sum(max(0, line.qty - line.product.stock
-                                      - pending.get(line.product_id, 0))
-                                  for line in order.lines)
+        values["shortfall"] = sum(max(0, qty - stock - pending.get(product_id, 0))
+                                  for qty, product_id, stock in ordered)
     elif inquiry is not None and inquiry.qty:
         values["ordered"] = inquiry.qty
     for kind, name in (("shortage", "shortage"), ("purchase_order", "purchased"),
@@ -69,8 +117,8 @@ def world_values(run: Run, case_id: int | None, doc: Document | None = None) -> 
             values[name] = found.qty
     ret = latest("return")
     if ret is not None:
-        values["returned"] = sum(line.qty for line in ret.lines)
-        values["return_total"] = round(ret.amount_cents / 100, 2)
+        values["returned"] = sum(qty for qty, _, _ in lines(ret))
+        values["return_total"] = round((ret.amount_cents or 0) / 100, 2)
     return values
 
 
@@ -124,7 +172,7 @@ class Referee:
                 self._check_mark(ctx)
             return
         scenario = scenario_of(run)
-        graded = current_grade(run)
+        graded = grade_now(run)
         case_id = ctx.doc.case_id if ctx.doc is not None else None
         if not ctx.dry:
             ctx.world = world_values(run, case_id, ctx.doc)
@@ -170,7 +218,7 @@ class Referee:
     def explain(self, run: Run, error: NotAllowed) -> None:
         """Name the unresolved step of the script that performs what must come first."""
         need = error.need
-        graded = current_grade(run)
+        graded = grade_now(run)
         steps = [r.step for r in graded.steps if not r.resolved and r.step.action == need.action]
         if need.doc_id and len(steps) > 1:
             doc = db.session.get(Document, need.doc_id)

@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 
 from ...errors import N_, NotAllowed
 from ..registry import Field, register
-from .returns import request_return
+from .returns import request_return, something_to_return
 
 
 @register("inject_stock_loss", "instructor", None, label=_l("Inject: stock loss"), extra=True,
@@ -40,7 +40,7 @@ def inject_payment_failure(ctx):
 
 @register("inject_return_request", "instructor", "order", from_states=("delivered", "received"),
           label=_l("Inject: return request"), extra=True,
-          inputs=(Field("reason", "text", max_length=500),))
+          inputs=(Field("reason", "text", max_length=500),), requires=(something_to_return,))
 def inject_return_request(ctx):
     return request_return(ctx)
 

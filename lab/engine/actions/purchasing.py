@@ -7,6 +7,7 @@ from ...extensions import db
 from ...models import InboundDelivery, Party, Product, PurchaseOrder, Shortage
 from ..core import already_done
 from ..registry import Field, register
+from .gates import can_pay, can_promise
 from .sales import ACTIVE, missing_stock
 
 
@@ -42,9 +43,18 @@ def forward_shortage(ctx):
     return {"qty": sum(missing.values()), "shortages": numbers}
 
 
+def company_can_pay(ctx) -> None:
+    """The company has what the purchase order will cost, on top of the purchase orders already
+    waiting for approval (finance pays the vendor when it approves)."""
+    qty = ctx.values.get("qty") or ctx.doc.qty or 0
+    product = db.session.get(Product, ctx.doc.product_id)
+    can_promise(ctx, "company", qty * product.cost_cents, "qty")
+
+
 @register("create_purchase_order", "purchasing", "shortage", from_states=("open",),
           to_state="ordered", label=_l("Raise purchase order"),
-          inputs=(Field("vendor", "vendor", required=False), Field("qty", "int", required=False)))
+          inputs=(Field("vendor", "vendor", required=False), Field("qty", "int", required=False)),
+          requires=(company_can_pay,))
 def create_purchase_order(ctx):
     shortage = ctx.doc
     product = db.session.get(Product, shortage.product_id)
@@ -68,8 +78,13 @@ def create_purchase_order(ctx):
             "amount": po.amount_cents / 100, "purchase_order": po.number}
 
 
+def vendor_payable(ctx) -> None:
+    can_pay(ctx, "company", ctx.doc.amount_cents or 0)
+
+
 @register("approve_purchase_order", "finance", "purchase_order", from_states=("submitted",),
-          to_state="approved", label=_l("Approve and pay the vendor"))
+          to_state="approved", label=_l("Approve and pay the vendor"),
+          requires=(vendor_payable,))
 def approve_purchase_order(ctx):
     po = ctx.doc
     if po.amount_cents:

@@ -7,7 +7,8 @@ from ...models import Order, Shipment, Review
 from ..core import already_done
 from ..planner import need
 from ..registry import Field, register
-from .gates import contract_signed, latest, member_approved, not_done_before
+from .gates import (can_pay, can_promise, contract_signed, latest, member_approved,
+                    not_done_before)
 from flask_babel import lazy_gettext as _l
 
 PAYMENT_METHODS = ("bank_transfer", "escrow", "cash_on_delivery")
@@ -35,10 +36,18 @@ def products_in_the_mall(ctx) -> None:
         ctx.product(line["sku"])
 
 
+def buyer_can_pay(ctx) -> None:
+    """The buyer has the order's amount, on top of what unpaid orders already owe (whatever
+    the payment method: cash on delivery too is collected from the buyer's account)."""
+    lines = ctx.values.get("lines") or []
+    can_promise(ctx, "buyer", sum(ctx.product(l["sku"]).price_cents * l["qty"] for l in lines),
+                "lines")
+
+
 @register("place_order", "buyer", None, starts_case=True, label=_l("Place order"),
           inputs=(Field("lines", "lines"), Field("payment", "choice", choices=PAYMENT_METHODS),
                   Field("delivery_date", "date", required=False)),
-          requires=(member_approved, products_in_the_mall))
+          requires=(member_approved, products_in_the_mall, buyer_can_pay))
 def place_order(ctx):
     v = ctx.values
     order = create_order(ctx, v["lines"], v["payment"], v.get("delivery_date"))
@@ -68,6 +77,7 @@ def ready_to_pay(ctx) -> None:
                    N_("Not yet: %(number)s must be accepted before it is paid. First "
                       "%(first_role)s must “%(first)s”."), number=order.number)
     contract_signed(ctx)
+    can_pay(ctx, "buyer", order.amount_cents)
 
 
 @register("pay_order", "buyer", "order", from_states=ACTIVE, label=_l("Pay"),
@@ -179,9 +189,15 @@ def ship_order(ctx):
     return {"qty": shipment.qty, "shipment": shipment.number}
 
 
+def cash_collectable(ctx) -> None:
+    order = ctx.doc.parent
+    if order.payment_method == "cash_on_delivery" and order.payment == "unpaid":
+        can_pay(ctx, "buyer", order.amount_cents)
+
+
 @register("deliver_order", "logistics", "shipment", from_states=("in_transit",),
           to_state="delivered", also=("order", ("shipped",), "delivered"),
-          label=_l("Deliver to the buyer"))
+          label=_l("Deliver to the buyer"), requires=(cash_collectable,))
 def deliver_order(ctx):
     order = ctx.doc.parent
     ctx.move(order, "delivered")
