@@ -200,7 +200,7 @@ def dead_end_after(run: Run) -> bool:
 
 RESET = RESET_ACTION  # the event that tells the run's log (and its replay) it was reset
 # The tables that hold a run's world and log (moved to the archive by a reset); every other
-# table with a run_id stays with the run. tests/test_reset.py checks that none is forgotten.
+# table with a run_id stays with the run (tests/test_reset.py holds this list to the tables).
 KEPT_WITH_RUN = frozenset({"run", "seat", "adjustment", "reflection"})
 SECRET = "***"  # how the log keeps a password (lab/engine/core.py)
 
