@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import random
 
+from sqlalchemy.exc import IntegrityError
+
 from ..errors import N_, NotAllowed
 from ..extensions import db
 from ..models import Assignment, Enrollment, Group
@@ -28,7 +30,12 @@ def form_groups(classroom, size: int, seed: int | None = None) -> list[Group]:
     db.session.flush()
     groups = [Group(classroom_id=classroom.id, number=i + 1, roles={}) for i in range(count)]
     db.session.add_all(groups)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same form (or another) formed groups at this very moment
+        db.session.rollback()
+        raise NotAllowed(N_("The groups were being formed by another request at the same "
+                            "moment: nothing changed here. Check the groups below.")) from None
     for i, enrollment in enumerate(students):
         enrollment.group_id = groups[i % count].id
     db.session.flush()
