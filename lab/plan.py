@@ -214,10 +214,10 @@ def bot_password(run: Run) -> str:
 def with_defaults(run, action, doc, params) -> dict:
     """What a bot fills in when the script gives no value for a required input."""
     params = dict(params)
-    product = _product_for(run, doc)
-    for spec in action.inputs:
-        if spec.name in params or not spec.required:
-            continue
+    missing = [spec for spec in action.inputs if spec.name not in params and spec.required]
+    product = _product_for(run, doc) if any(
+        spec.kind in ("lines", "money") or spec.name == "sku" for spec in missing) else None
+    for spec in missing:
         if spec.kind == "password":
             params[spec.name] = bot_password(run)
         elif spec.kind == "lines" and product is not None:
