@@ -19,7 +19,7 @@ from ..errors import (N_, AlreadyDone, Busy, Cents, DomainError, Forbidden, Inva
 from ..extensions import db
 from ..models import Document, Event, Party, Product, Run, Seat, StockMove, Transfer
 from ..models.base import utcnow
-from ..models.document import PREFIX
+from ..specs import KIND, check_state
 from . import planner, registry
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,9 @@ class Script(Protocol):
     transaction; a DomainError there refuses and rolls everything back. explain(): names the
     script's step for a refusal whose `need` says what must come first."""
 
-    def before(self, ctx: "Context") -> None: ...
+    def before(self, ctx: Context) -> None: ...
 
-    def after(self, ctx: "Context", result: dict) -> None: ...
+    def after(self, ctx: Context, result: dict) -> None: ...
 
     def explain(self, run: Run, error: NotAllowed) -> None: ...
 
@@ -77,9 +77,10 @@ class Context:
     # ---- documents -------------------------------------------------------------------------
     def new_document(self, cls, *, case_id: int | None = None, **fields) -> Document:
         kind = cls.__mapper_args__["polymorphic_identity"]
+        check_state(kind, fields.get("state"))
         count = db.session.scalar(select(func.count(Document.id)).where(
             Document.run_id == self.run.id, Document.kind == kind))
-        doc = cls(run_id=self.run.id, number=f"{PREFIX[kind]}-{count + 1:04d}",
+        doc = cls(run_id=self.run.id, number=KIND[kind].number(count + 1),
                   created_at=self.now, updated_at=self.now, data=fields.pop("data", {}), **fields)
         doc.case_id = case_id if case_id is not None else (self.doc.case_id if self.doc else None)
         db.session.add(doc)
@@ -93,6 +94,7 @@ class Context:
         """Change a document. The flush is a guarded update (WHERE version = the version read):
         if somebody else changed it meanwhile, the whole action is retried from the start."""
         if state:
+            check_state(doc.kind, state)
             doc.state = state
         for key, value in columns.items():
             setattr(doc, key, value)
@@ -132,9 +134,9 @@ class Context:
             db.session.refresh(source)
             # Names go into the refusal as their {en, zh} mapping and amounts as cents: it is
             # stored, and read later in whatever language the reader has.
-            raise NotAllowed(N_("%(party)s has only %(balance)s in the bank: %(amount)s is needed."),
-                             party=source.name, balance=Cents(source.balance_cents),
-                             amount=Cents(cents))
+            raise NotAllowed(
+                N_("%(party)s has only %(balance)s in the bank: %(amount)s is needed."),
+                party=source.name, balance=Cents(source.balance_cents), amount=Cents(cents))
         db.session.execute(update(Party).where(Party.id == target.id)
                            .values(balance_cents=Party.balance_cents + cents)
                            .execution_options(synchronize_session=False))
@@ -321,9 +323,9 @@ def perform(run: Run | int, actor: Actor, name: str, document: Document | int | 
 
 def redo(run_id: int, actor: Actor, name: str, doc_id: int | None, params: dict, *,
          at: datetime, request_key: str | None = None) -> Event:
-    """Do again an action recorded before (`params`: its event's), dated `at`, in the caller's transaction: checked like
-    any other, nothing committed, and a DomainError leaves the rollback to the caller. (Rebuilding
-    a run from its own log: lab/classroom/repair.py.)"""
+    """Do again an action recorded before (`params`: its event's), dated `at`, in the caller's
+    transaction: checked like any other, nothing committed, and a DomainError leaves the
+    rollback to the caller. (Rebuilding a run from its own log: lab/classroom/repair.py.)"""
     action = registry.get(name)
     form = action.form_of(params) if action is not None else dict(params)
     return _perform_once(run_id, actor, name, doc_id, form, request_key, at=at)
@@ -345,6 +347,7 @@ def _perform_once(run_id, actor, name, doc_id, params, request_key, at=None) -> 
             ctx.move(ctx.doc, ctx.action.to_state)
         else:
             ctx.move(ctx.doc)  # still bump the version: one action at a time per document
+        _apply_also(ctx)
     result = ctx.action.effect(ctx) or {}
     if _script is not None:
         _script.after(ctx, result)
@@ -363,6 +366,20 @@ def _perform_once(run_id, actor, name, doc_id, params, request_key, at=None) -> 
     db.session.execute(update(Run).where(Run.id == run_id).values(last_event_id=event.id)
                        .execution_options(synchronize_session=False))
     return event
+
+
+def _apply_also(ctx: Context) -> None:
+    """An action's `also=(kind, from_states, to_state)`: the document it acts on comes from one
+    of that kind (its nearest ancestor of the kind: the shipment's order, the contract's order,
+    the inbound delivery's purchase order), which moves on with it when in one of from_states."""
+    if not ctx.action.also:
+        return
+    kind, sources, to_state = ctx.action.also
+    target = ctx.doc.parent
+    while target is not None and target.kind != kind:
+        target = target.parent
+    if target is not None and target.state in sources:
+        ctx.move(target, to_state)
 
 
 def _public(values: dict) -> dict:

@@ -1,45 +1,18 @@
 """Names shown to people: roles (with the Chinese terms of DESIGN.md), document kinds, states,
-payment methods. All translatable; the zh catalog holds the coursework's own words."""
+payment methods. All translatable; the zh catalog holds the coursework's own words. Roles, kinds
+and states are declared in lab/specs.py; the dicts here are read from it."""
 from flask_babel import gettext, lazy_gettext as _l
 
 from .. import errors
 from ..i18n import money, text
+from ..specs import KIND_SPECS, ROLE_SPECS, STATE_LABELS, role_label  # noqa: F401
 from . import registry
 
-ROLE_LABELS = {
-    "mall_admin": _l("Mall admin"),
-    "buyer": _l("Buyer"),
-    "supplier": _l("Sales department"),
-    "warehouse": _l("Warehouse"),
-    "finance": _l("Finance department"),
-    "purchasing": _l("Purchasing department"),
-    "logistics": _l("Logistics department"),
-    "instructor": _l("Instructor"),
-}
+ROLE_LABELS = {spec.key: spec.label for spec in ROLE_SPECS}
 # In the B2B marketplace the buyer and supplier are companies (购货方 / 供货方).
-B2B_ROLE_LABELS = {"buyer": _l("Buying company"), "supplier": _l("Supplying company"),
-                   "warehouse": _l("Yard manager")}
+B2B_ROLE_LABELS = {spec.key: spec.b2b_label for spec in ROLE_SPECS if spec.b2b_label is not None}
 
-KIND_LABELS = {
-    "order": _l("Order"), "shipment": _l("Shipment"), "shortage": _l("Shortage"),
-    "purchase_order": _l("Purchase order"), "inbound": _l("Inbound delivery"),
-    "inquiry": _l("Inquiry"), "quote": _l("Quote"), "contract": _l("Contract"),
-    "payment_reminder": _l("Payment reminder"), "invoice": _l("Invoice"), "return": _l("Return"),
-    "review": _l("Review"), "notice": _l("Notice"), "membership": _l("Member application"),
-    "certificate": _l("Certificate"),
-}
-
-STATE_LABELS = {
-    "placed": _l("placed"), "accepted": _l("accepted"), "contracted": _l("contract issued"),
-    "signed": _l("contract signed"), "shipped": _l("shipped"), "delivered": _l("delivered"),
-    "received": _l("received"), "in_transit": _l("in transit"), "open": _l("open"),
-    "ordered": _l("purchase ordered"), "filled": _l("filled"), "submitted": _l("awaiting approval"),
-    "approved": _l("approved"), "rejected": _l("rejected"), "arrived": _l("arrived"),
-    "sent": _l("sent"), "quoted": _l("quoted"), "offered": _l("offered"),
-    "issued": _l("issued"), "checked": _l("checked"), "requested": _l("requested"),
-    "picked_up": _l("picked up"), "refunded": _l("refunded"), "posted": _l("posted"),
-    "applied": _l("applied"),
-}
+KIND_LABELS = {spec.key: spec.label for spec in KIND_SPECS}
 
 RUN_STATUS_LABELS = {
     "ready": _l("ready"), "running": _l("running"), "paused": _l("paused"),
@@ -71,12 +44,6 @@ FIELD_LABELS = {
 
 
 VERDICT_LABELS = {"done": _l("done"), "skipped": _l("skipped")}
-
-
-def role_label(role: str, mode: str = "b2c") -> str:
-    if mode == "b2b" and role in B2B_ROLE_LABELS:
-        return str(B2B_ROLE_LABELS[role])
-    return str(ROLE_LABELS.get(role, role))
 
 
 def action_label(name: str) -> str:

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from ..errors import InvalidInput, N_
 
@@ -48,7 +49,8 @@ class Field:
         try:
             value = Decimal(str(raw).strip().replace(",", ""))
         except InvalidOperation:
-            raise InvalidInput(N_("%(field)s must be an amount such as 88.00."), self.name) from None
+            raise InvalidInput(N_("%(field)s must be an amount such as 88.00."),
+                               self.name) from None
         if not value.is_finite():  # NaN, sNaN, Infinity: no amount at all
             raise InvalidInput(N_("%(field)s must be an amount such as 88.00."), self.name)
         if value.adjusted() > 12 or value.adjusted() < -12:  # 1e999999999: absurd, refused
@@ -83,7 +85,8 @@ class Field:
         try:
             return date.fromisoformat(str(raw).strip()).isoformat()
         except ValueError:
-            raise InvalidInput(N_("%(field)s must be a date such as 2026-12-01."), self.name) from None
+            raise InvalidInput(N_("%(field)s must be a date such as 2026-12-01."),
+                               self.name) from None
 
     _parse_vendor = _parse_text
 
@@ -123,7 +126,8 @@ class Action:
     inputs: tuple[Field, ...] = ()
     modes: tuple[str, ...] = ("b2c", "b2b")
     starts_case: bool = False
-    # (kind, from_states, to_state): the action also moves the case's document of that kind.
+    # (kind, from_states, to_state): the action also moves the document of that kind its
+    # document comes from (the nearest ancestor), when in from_states. perform() applies it.
     also: tuple[str, tuple[str, ...], str] | None = None
     # Checks beyond the state: each returns None or raises a DomainError (NotAllowed with a
     # planner Need when something must come first, AlreadyDone when it was done).

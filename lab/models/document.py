@@ -1,19 +1,44 @@
 """Every business document of a run (订单, 缺货单, 采购单, 合同, 发票, 退货单, …) is a row of one
 table, so that one guarded update moves any of them and one query fills any inbox. Each kind is a
-subclass (single-table inheritance) in its own module, with the columns it reads named there."""
+subclass (single-table inheritance) in its own module, with the columns it reads named there
+and its `data` read through typed accessors (DataField). What a kind is called, its number
+prefix, its states and their badges are declared in lab/specs.py."""
 from datetime import datetime
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..specs import KIND, PREFIX, KindSpec  # noqa: F401  (PREFIX: kind → number prefix)
 from .base import utcnow
 
-PREFIX = {
-    "order": "SO", "shipment": "FH", "shortage": "QH", "purchase_order": "PO", "inbound": "RK",
-    "inquiry": "XJ", "quote": "BJ", "contract": "HT", "payment_reminder": "CK", "invoice": "FP",
-    "return": "TH", "review": "PJ", "notice": "GG", "membership": "HY", "certificate": "ZS",
-}
+
+class DataField:
+    """A typed, read-only accessor for one key of a document's `data` (the key is the attribute's
+    name): `payment_method = DataField(str, "bank_transfer")`. Missing: the default."""
+
+    def __init__(self, type_: Callable | None = str, default: Any = None):
+        self.type, self.default = type_, default
+        self.key = ""
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.key = name
+
+    def __get__(self, doc, owner=None):
+        if doc is None:
+            return self
+        value = (doc.data or {}).get(self.key)
+        if value is None:
+            return self.default
+        return self.type(value) if self.type is not None else value
+
+
+def data_fields(cls) -> set[str]:
+    """The `data` keys a document class reads through DataFields."""
+    return {name for klass in cls.__mro__ for name, attr in vars(klass).items()
+            if isinstance(attr, DataField)}
 
 
 class Document(db.Model):
@@ -46,6 +71,16 @@ class Document(db.Model):
 
     __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "document",
                        "version_id_col": version}
+
+    @property
+    def spec(self) -> KindSpec | None:
+        return KIND.get(self.kind)
+
+    @property
+    def tone(self) -> str:
+        """Its state badge's tone (a CSS class `tone-<tone>`)."""
+        spec = self.spec
+        return spec.tone(self.state) if spec is not None else "new"
 
     @property
     def total_cents(self) -> int:

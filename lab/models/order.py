@@ -1,4 +1,4 @@
-from .document import Document
+from .document import DataField, Document
 
 # Order states. B2C: placed → accepted → shipped → delivered → received.
 # B2B adds the contract: placed → [accepted] → contracted → signed → shipped → …
@@ -10,13 +10,13 @@ class Order(Document):
     escrow_held (cents still held by the escrow account), reviewed, reminded, invoiced."""
     __mapper_args__ = {"polymorphic_identity": "order"}
 
-    @property
-    def payment_method(self) -> str:
-        return self.data.get("payment_method", "bank_transfer")
-
-    @property
-    def escrow_held(self) -> int:
-        return int(self.data.get("escrow_held", 0))
+    payment_method = DataField(str, "bank_transfer")
+    delivery_date = DataField(str)  # ISO date, or None
+    escrow_held = DataField(int, 0)
+    refunded_cents = DataField(int, 0)  # refunded so far (returns)
+    reviewed = DataField(bool, False)
+    reminded = DataField(bool, False)
+    invoiced = DataField(bool, False)
 
 
 class Shipment(Document):

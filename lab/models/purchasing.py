@@ -12,6 +12,12 @@ class PurchaseOrder(Document):
     approved → delivered (logistics brought the goods) → received (warehouse counted them)."""
     __mapper_args__ = {"polymorphic_identity": "purchase_order"}
 
+    @property
+    def vendor(self) -> str | None:
+        """The vendor's key (party_key without "vendor:")."""
+        key = self.party_key or ""
+        return key.removeprefix("vendor:") if key.startswith("vendor:") else None
+
 
 class InboundDelivery(Document):
     """入库单: goods logistics brought in, waiting for the warehouse. arrived → received."""

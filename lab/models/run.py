@@ -5,9 +5,8 @@ from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
+from ..specs import ROLES  # noqa: F401  (the seat roles, declared in lab/specs.py)
 from .base import utcnow
-
-ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
 
 
 class Run(db.Model):

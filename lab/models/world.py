@@ -48,7 +48,8 @@ class StockMove(db.Model):
     """One line of a stock card (库存卡): a signed quantity and the stock after it."""
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), index=True)
-    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id", ondelete="CASCADE"),
+                                            index=True)
     qty: Mapped[int]
     stock_after: Mapped[int]
     reason: Mapped[str] = mapped_column(String(32))  # opening|publish|ship|inbound|return|loss

@@ -129,7 +129,6 @@ def sign_contract(ctx):
         signature = ca.sign(cert.data["private_key"], ctx.values["password"], message)
     ctx.set_data(contract, signature=signature, certificate=cert.number,
                  fingerprint=cert.data["fingerprint"])
-    ctx.move(order, "signed")
     return {"contract": contract.number}
 
 

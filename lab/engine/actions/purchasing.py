@@ -121,8 +121,7 @@ def receive_inbound(ctx):
         raise InvalidInput(N_("The purchase order says %(expected)s, you counted %(qty)s: count "
                               "again."), "qty", expected=inbound.qty, qty=qty)
     stock = ctx.stock(inbound.product, qty, "inbound", inbound)
-    po = inbound.parent
-    ctx.move(po, "received")
+    po = inbound.parent  # received: also= moved it
     if po.parent is not None and po.parent.state == "ordered":
         ctx.move(po.parent, "filled")
     return {"qty": qty, "stock": stock}

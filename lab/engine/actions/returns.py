@@ -107,7 +107,7 @@ def refund(ctx):
         ctx.set_data(order, escrow_held=held - from_escrow)
     if amount - from_escrow:
         ctx.transfer("company", "buyer", amount - from_escrow, "refund", ret)
-    refunded = order.data.get("refunded_cents", 0) + amount
+    refunded = order.refunded_cents + amount
     ctx.set_data(order, refunded_cents=refunded)
     if refunded >= order.amount_cents:
         ctx.move(order, payment="refunded")

@@ -199,8 +199,7 @@ def cash_collectable(ctx) -> None:
           to_state="delivered", also=("order", ("shipped",), "delivered"),
           label=_l("Deliver to the buyer"), requires=(cash_collectable,))
 def deliver_order(ctx):
-    order = ctx.doc.parent
-    ctx.move(order, "delivered")
+    order = ctx.doc.parent  # delivered: also= moved it
     if order.payment_method == "cash_on_delivery" and order.payment == "unpaid":
         ctx.transfer("buyer", "company", order.amount_cents, "cod", order)
         ctx.move(order, payment="confirmed" if not ctx.run.workflow_on("finance_review")
