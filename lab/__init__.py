@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
 
     from .auth import bp as auth_bp
     from .classroom import bp as classroom_bp
+    from .classroom import views as _classroom_pages  # noqa: F401  (the classroom's routes)
     from .live import bp as live_bp
     from .practice import bp as practice_bp
     from .views import bp as main_bp

@@ -13,8 +13,10 @@ lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, play, demo, c
 
 
 def _cli_locale() -> str:
-    lang = os.environ.get("LC_ALL") or os.environ.get("LANG") or ""
-    return "zh" if lang.lower().startswith("zh") else "en"
+    """The language of the terminal (LC_ALL, LANG) when the lab has it, else English."""
+    from .i18n import LANGUAGES, SOURCE_LANGUAGE
+    lang = (os.environ.get("LC_ALL") or os.environ.get("LANG") or "")[:2].lower()
+    return lang if lang in LANGUAGES else SOURCE_LANGUAGE
 
 
 @lab_cli.command("check")
@@ -119,7 +121,7 @@ def read_moves(path, scenario) -> list[dict]:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise click.BadParameter(f"{path}: cannot read it: {error}")
+        raise click.BadParameter(f"{path}: cannot read it: {error}") from error
     if not isinstance(data, list) or not data:
         raise click.BadParameter(f"{path}: must be a non-empty YAML list of moves")
     ids = {s.id for s in scenario.steps}
@@ -178,12 +180,14 @@ def demo_command():
 
 @lab_cli.command("translations")
 def translations_command():
-    """Extract every translatable string and update the zh and en catalogs (then translate the
-    new entries in lab/translations/zh/LC_MESSAGES/messages.po)."""
+    """Extract every translatable string into messages.pot and update the catalog of each
+    language in LANGUAGES (lab/i18n.py) but SOURCE_LANGUAGE, the msgids' own (a new
+    language's catalog is made); then translate the new entries in
+    lab/translations/<language>/LC_MESSAGES/messages.po."""
     from babel.messages.frontend import CommandLineInterface
 
     from . import ROOT
-    from .i18n import TRANSLATIONS
+    from .i18n import TRANSLATIONS, catalog_path, translated_languages
     pot = TRANSLATIONS / "messages.pot"
     cli = CommandLineInterface()
     here = os.getcwd()
@@ -195,9 +199,8 @@ def translations_command():
                  "--sort-by-file", "--project", "ecomlab", "-o", str(pot), "."])
     finally:
         os.chdir(here)
-    for lang in current_app.config["LANGUAGES"]:
-        po = TRANSLATIONS / lang / "LC_MESSAGES" / "messages.po"
-        command = "update" if po.exists() else "init"
+    for lang in translated_languages():
+        command = "update" if catalog_path(lang).exists() else "init"
         cli.run(["pybabel", command, "-i", str(pot), "-d", str(TRANSLATIONS), "-l", lang,
                  "--no-wrap"])
     click.echo(f"Catalogs updated in {TRANSLATIONS}.")
@@ -214,6 +217,7 @@ def create_admin_command(username, name, password_stdin):
     Asks for the password twice (at least 8 characters). Exit 1 when the username is taken."""
     from sqlalchemy import inspect
 
+    from .auth.accounts import create_user
     from .extensions import db
     from .models import User, find_user
     from .models.user import clean_username
@@ -238,10 +242,8 @@ def create_admin_command(username, name, password_stdin):
         click.echo("The password is too short: at least 8 characters. Nothing was created.",
                    err=True)
         sys.exit(1)
-    user = User(username=username, name=name.strip() or username, is_admin=True,
-                is_instructor=True)
-    user.set_password(password)
-    db.session.add(user)
+    user = create_user(username, password, name=name.strip() or username, admin=True,
+                       instructor=True)
     db.session.commit()
     click.echo(f"Created lab admin {user.username!r} ({user.name}), also an instructor: log in "
                f"at /auth/login and create the instructors' accounts on /classroom/.")

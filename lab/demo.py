@@ -2,18 +2,17 @@
 explicit `flask --app run lab demo` does): an instructor, a class with one student per role playing
 b2c-normal, and a self-learner holding all seven seats in a practice run. Idempotent: running it
 again changes nothing that exists."""
-from pathlib import Path
-
+from flask import current_app
 from sqlalchemy import select
 
+from .auth.accounts import create_user
 from .extensions import db
 from .models import Assignment, Classroom, Enrollment, Group, Run, User, find_user
 from .models.run import ROLES
 from .runs import create_run
-from .scenario import load_file
+from .scenario import LIBRARY_DIR, load_file
 
 DEMO_PASSWORD = "demo123"
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
 # username → (display name, role in the demo class)
 DEMO_STUDENTS = {
     "mall": ("王芳 Wang Fang", "mall_admin"),
@@ -28,24 +27,20 @@ DEMO_USERNAMES = ["admin", "teacher", "learner", *DEMO_STUDENTS]
 
 
 def _user(username, name, *, instructor=False, admin=False, student_no=None) -> User:
-    user = find_user(username)
-    if user is None:
-        user = User(username=username, name=name, is_instructor=instructor, is_admin=admin,
-                    student_no=student_no)
-        user.set_password(DEMO_PASSWORD)
-        db.session.add(user)
-        db.session.flush()
-    return user
+    return find_user(username) or create_user(username, DEMO_PASSWORD, name=name,
+                                              student_no=student_no, instructor=instructor,
+                                              admin=admin)
 
 
 def seed() -> None:
+    """Create what is missing of the demo, in one transaction (committed here: seed is what the
+    `lab demo` command and the quick start run)."""
     _user("admin", "Lab admin 管理员", admin=True, instructor=True)
     teacher = _user("teacher", "周老师 Teacher Zhou", instructor=True)
     students = {}
     for i, (username, (name, role)) in enumerate(DEMO_STUDENTS.items()):
         students[role] = _user(username, name, student_no=f"2026{i + 1:04d}")
     learner = _user("learner", "自学者 Self-learner")
-    db.session.commit()
 
     classroom = db.session.scalar(select(Classroom).where(Classroom.join_code == "DEMO2026"))
     if classroom is None:
@@ -60,22 +55,24 @@ def seed() -> None:
         for user in students.values():
             db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
                                       group_id=group.id))
-        scenario = load_file(SCENARIO_DIR / "b2c-normal.yaml")
+        scenario = load_file(LIBRARY_DIR / "b2c-normal.yaml")
         assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
                                 scenario_text=scenario.text, title=scenario.title)
         db.session.add(assignment)
         db.session.flush()
         create_run(scenario, kind="class", owner_id=teacher.id, group_id=group.id,
                    assignment_id=assignment.id, start=True, commit=False,
+                   bot_delay=current_app.config["BOT_DELAY_SECONDS"],
                    seats={role: [user.id] for role, user in students.items()})
-        db.session.commit()
 
     has_practice = db.session.scalar(select(Run.id).where(Run.owner_id == learner.id,
                                                           Run.kind == "solo"))
     if has_practice is None:
-        scenario = load_file(SCENARIO_DIR / "b2c-normal.yaml")
-        create_run(scenario, kind="solo", owner_id=learner.id, start=True,
+        scenario = load_file(LIBRARY_DIR / "b2c-normal.yaml")
+        create_run(scenario, kind="solo", owner_id=learner.id, start=True, commit=False,
+                   bot_delay=current_app.config["BOT_DELAY_SECONDS"],
                    seats={role: [learner.id] for role in ROLES})
+    db.session.commit()  # a command's edge: everything above, or nothing
 
 
 def prepare(app) -> None:

@@ -2,10 +2,18 @@
 its arguments, so it can be stored with a refused event and shown later in the reader's language,
 and the field it is about, so a view can put it beside the input.
 
+Every problem the lab reports is one `Problem`: a refused action (a DomainError's `problem`,
+stored with its event), a line of a refused or imported roster, and a finding of a scenario file.
+Each is a msgid with its arguments, where it was found and how serious it is, stored as JSON
+(to_json / from_json) and translated only when shown (text()).
+
 Arguments are stored untranslated: a role or action as its key, a name as its {en, zh} mapping,
 money as Cents. This module imports nothing from the lab: the layer that knows the names
 (lab/engine/labels.py) plugs its translator in with use_translator()."""
-from typing import Callable
+from __future__ import annotations
+
+from dataclasses import dataclass, field as _field
+from collections.abc import Callable
 
 from flask_babel import gettext
 
@@ -31,6 +39,97 @@ def N_(msgid: str) -> str:  # marks a message for extraction; translated when sh
     return msgid
 
 
+@dataclass
+class Problem:
+    """One problem, in one shape whatever found it.
+
+    `where` is a msgid too (its arguments are in `args`): "step '%(id)s' (#%(n)s)", "file"…; `line`
+    is the line of an uploaded file (0: none, or the file as a whole). `kind` says how serious it
+    is: "problem" (nothing was done), "warning" (shown, but the file still loads), or what an
+    import did with a line ("left_out", "enrolled", "kept"). A refusal's arguments are stored
+    untranslated by key (a role, an action, a name as its {en, zh} mapping: `labelled`) and
+    named in the reader's language when shown; `type` is the refusal's class, `step` the scenario
+    step that must come first."""
+    where: str = ""
+    field: str | None = None
+    msg: str = ""
+    args: dict = _field(default_factory=dict)
+    warning: bool = False
+    line: int = 0
+    kind: str = "problem"
+    type: str = ""
+    step: dict | None = None
+    labelled: bool = False
+
+    def __post_init__(self):
+        if self.warning:
+            self.kind = "warning"
+        elif self.kind == "warning":
+            self.warning = True
+
+    def _args(self) -> dict:
+        args = self.args or {}
+        if self.labelled:
+            return {key: _translate_arg(key, value) for key, value in args.items()}
+        return args
+
+    def text(self) -> str:
+        """The problem in the reader's language (or untranslated outside an app context)."""
+        args = self._args()
+        message = _gettext(self.msg, args)
+        if self.step:
+            message += " " + _gettext(N_("(Step %(number)s of the scenario.)"),
+                                      {"number": self.step["number"]})
+        if self.line and not self.where:
+            return _gettext(N_("line %(line)s: %(problem)s"),
+                            {"line": self.line, "problem": message})
+        if self.where:
+            where = _gettext(self.where, args)
+            message = f"{where}: {self.field}: {message}" if self.field else \
+                f"{where}: {message}"
+        return f"{_gettext(N_('warning'), {})}: {message}" if self.warning else message
+
+    def __str__(self) -> str:
+        return self.text()
+
+    def to_json(self) -> dict:
+        if self.labelled:  # a refusal, as events have always stored it
+            data = {"msg": self.msg, "args": {k: _plain(v) for k, v in self.args.items()},
+                    "field": self.field, "type": self.type}
+            if self.step:
+                data["step"] = self.step
+            return data
+        data = {"msg": self.msg, "args": {k: _plain(v) for k, v in (self.args or {}).items()}}
+        for key in ("where", "field", "line", "step"):
+            if getattr(self, key):
+                data[key] = getattr(self, key)
+        if self.kind != "problem":
+            data["kind"] = self.kind
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Problem:
+        if "type" in data:  # a refusal
+            return cls(field=data.get("field"), msg=data["msg"], args=data.get("args") or {},
+                       type=data["type"], step=data.get("step"), labelled=True)
+        return cls(where=data.get("where", ""), field=data.get("field") or None,
+                   msg=data.get("msg", data.get("message", "")), args=data.get("args") or {},
+                   warning=bool(data.get("warning")), line=data.get("line") or 0,
+                   kind=data.get("kind", "problem"), step=data.get("step"))
+
+
+def _gettext(msgid: str, args: dict) -> str:
+    try:
+        return gettext(msgid, **args)
+    except (RuntimeError, AttributeError):  # outside an app context: the msgid, filled in
+        try:
+            return msgid % args if args else msgid
+        except (KeyError, ValueError, TypeError):
+            return msgid
+    except (KeyError, ValueError, TypeError):
+        return msgid
+
+
 class DomainError(Exception):
     status = 409  # HTTP status a view answers with
 
@@ -42,12 +141,13 @@ class DomainError(Exception):
 
     step: dict | None = None  # the scenario step that must come first, when there is one
 
+    @property
+    def problem(self) -> Problem:
+        return Problem(field=self.field, msg=self.msg, args=dict(self.args_),
+                       type=type(self).__name__, step=self.step, labelled=True)
+
     def to_json(self) -> dict:
-        data = {"msg": self.msg, "args": {k: _plain(v) for k, v in self.args_.items()},
-                "field": self.field, "type": type(self).__name__}
-        if self.step:
-            data["step"] = self.step
-        return data
+        return self.problem.to_json()
 
     @property
     def message(self) -> str:
@@ -71,19 +171,12 @@ def _plain(value):
 
 
 def render(error: dict | None) -> str:
-    """Translate a stored error into the reader's language, translating the role, action and
-    state names it mentions as well."""
+    """Translate a stored problem (a refusal as its event keeps it) into the reader's language,
+    translating the role, action and state names it mentions as well."""
     if not error:
         return ""
-    args = {key: _translate_arg(key, value) for key, value in (error.get("args") or {}).items()}
-    try:
-        message = gettext(error["msg"], **args)
-    except (KeyError, ValueError, TypeError):
-        message = error["msg"]
-    if error.get("step"):
-        message += " " + gettext("(Step %(number)s of the scenario.)",
-                                 number=error["step"]["number"])
-    return message
+    return Problem(field=error.get("field"), msg=error["msg"], args=error.get("args") or {},
+                   type=error.get("type", ""), step=error.get("step"), labelled=True).text()
 
 
 class InvalidInput(DomainError):

@@ -47,7 +47,7 @@ def shown(code: str) -> str:
 
 def rotate(classroom: Classroom) -> str:
     """Give a class a new code (the old one stops working at once); students already in the
-    class stay. Commits; returns the new code."""
+    class stay. Flushes (the request commits); returns the new code."""
     classroom.join_code = new_join_code()
-    db.session.commit()
+    db.session.flush()
     return classroom.join_code

@@ -1,33 +1,21 @@
 """Live without sockets: consoles poll "has anything happened in my run since event N?".
 
 When nothing happened the answer costs one small query; the bots get their turn here too."""
-from flask import Blueprint, abort, jsonify, request
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask import Blueprint, jsonify, request
+from flask_login import login_required
 
 from . import bots
+from .classroom.access import watchable_run_or_404
 from .extensions import db
-from .models import Run, Seat
+from .models import Run
 
 bp = Blueprint("live", __name__, url_prefix="/live")
-
-
-def can_watch(run: Run) -> bool:
-    if current_user.is_admin or run.owner_id == current_user.id:
-        return True
-    if current_user.is_instructor and run.group_id is not None:
-        from .classroom.access import instructor_owns_run
-        return instructor_owns_run(current_user, run)
-    return db.session.scalar(select(Seat.id).where(Seat.run_id == run.id,
-                                                   Seat.user_id == current_user.id)) is not None
 
 
 @bp.route("/<int:run_id>")
 @login_required
 def poll(run_id):
-    run = db.session.get(Run, run_id)
-    if run is None or not can_watch(run):
-        abort(404)
+    run = watchable_run_or_404(run_id)  # who may watch: lab/classroom/access.py
     since = request.args.get("since", type=int, default=0)
     if bots.due(run):
         bots.maybe_tick(run)

@@ -2,8 +2,6 @@
 follow the guide on every console, watch the flow map, and read the grade at the end."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
@@ -16,32 +14,15 @@ from .extensions import db
 from .i18n import money, text
 from .models import Event, Run
 from .models.run import ROLES
+from .classroom.access import solo_run_or_404, watchable_run_or_404
 from .classroom.grades import final
 from .plan import plan
 from .rules import fill_in, world_values
 from .runs import create_run, grade_run, scenario_of
-from .scenario import ScenarioError, load_file
+from .scenario import library
+from .views import commits
 
 bp = Blueprint("practice", __name__, url_prefix="/practice")
-LIBRARY = Path(__file__).resolve().parent.parent / "scenarios"
-
-
-def library() -> list:
-    scenarios = []
-    for path in sorted(LIBRARY.glob("*.yaml")):
-        try:
-            scenarios.append(load_file(path))
-        except ScenarioError:
-            current_app.logger.warning("scenario %s does not load", path)
-    return scenarios
-
-
-def _my_run(run_id: int) -> Run:
-    run = db.session.get(Run, run_id)
-    if run is None or run.kind != "solo" or (run.owner_id != current_user.id
-                                             and not current_user.is_admin):
-        abort(404)
-    return run
 
 
 @bp.route("/")
@@ -59,6 +40,7 @@ def index():
 
 @bp.route("/start", methods=["POST"])
 @login_required
+@commits
 def start():
     scenarios = {s.id: s for s in library()}
     scenario = scenarios.get(request.form.get("scenario", ""))
@@ -71,7 +53,7 @@ def start():
         return redirect(url_for("practice.index")), 303
     run = create_run(scenario, kind="solo", owner_id=current_user.id, start=True,
                      bot_delay=current_app.config["BOT_DELAY_SECONDS"],
-                     seats={role: [current_user.id] for role in chosen})
+                     seats={role: [current_user.id] for role in chosen}, commit=False)
     flash(_("Practice started: %(title)s. The guide on the right shows the next step.",
             title=text(scenario.title)), "success")
     first = next((s.role for s in scenario.steps if s.role in chosen), chosen[0])
@@ -82,7 +64,7 @@ def start():
 @login_required
 def show_me(run_id, step_id):
     """A bot performs the step (or what must come first) so the learner can watch."""
-    run = _my_run(run_id)
+    run = solo_run_or_404(run_id)
     back = request.form.get("role") if request.form.get("role") in ROLES else None
     target = url_for(f"{back}.index", run_id=run.id) if back else url_for(
         "practice.flow_map", run_id=run.id)
@@ -109,7 +91,7 @@ def show_me(run_id, step_id):
 @bp.route("/run/<int:run_id>/map")
 @login_required
 def flow_map(run_id):
-    run = _watchable(run_id)
+    run = watchable_run_or_404(run_id)
     if request.args.get("fragment"):
         return str(_svg(run))
     return render_template("practice/map.html", run=run, svg=_svg(run))
@@ -118,20 +100,10 @@ def flow_map(run_id):
 @bp.route("/run/<int:run_id>/done")
 @login_required
 def done(run_id):
-    run = _watchable(run_id)
+    run = watchable_run_or_404(run_id)
     graded = grade_run(run)
     return render_template("practice/done.html", run=run, grade=graded,
                            scenario=scenario_of(run))
-
-
-def _watchable(run_id: int) -> Run:
-    run = db.session.get(Run, run_id)
-    if run is None:
-        abort(404)
-    from .live import can_watch
-    if not can_watch(run):
-        abort(404)
-    return run
 
 
 def _svg(run: Run):
@@ -206,8 +178,3 @@ def _show_me_text(run: Run, step, move) -> dict:
     else:
         cost = _("This step is worth no points: it costs nothing.")
     return {"doing": doing, "cost": cost}
-
-
-@bp.app_context_processor
-def guide_helper():
-    return {"guide_for": guide, "flow_svg": _svg}

@@ -4,13 +4,16 @@ validate() returns every problem at once, each naming the step (id or position) 
 load() returns a Scenario or raises ScenarioError carrying that list."""
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
 from .engine import registry
-from .errors import N_, DomainError
+from .errors import N_, DomainError, Problem  # noqa: F401  (Problem: a scenario's findings)
+from .i18n import LANGUAGES
 from .models.run import ROLES
 
 CASE_KINDLESS = {"membership", "certificate"}
@@ -27,33 +30,6 @@ DEFAULT_RULES = {"order": "strict", "checks": "strict", "unscripted": "allow"}
 DEFAULT_BALANCE = 100_000.00  # buyer and company, when the file gives none
 DEFAULT_NAMES = {"company": {"en": "The company", "zh": "企业"},
                  "buyer": {"en": "The buyer", "zh": "买方"}}
-
-
-@dataclass
-class Problem:
-    """One problem of a scenario file: where (a step, a world entry, a line), which field, what.
-    Messages are msgids with arguments, shown in the reader's language."""
-    where: str  # msgid: "step '%(id)s' (#%(n)s)", "world.products[%(n)s]", "file", …
-    field: str
-    message: str  # msgid
-    args: dict = field(default_factory=dict)
-    warning: bool = False  # shown, but the file still loads (e.g. a field this lab ignores)
-
-    def __str__(self) -> str:
-        where, message = _tr(self.where, self.args), _tr(self.message, self.args)
-        text = f"{where}: {self.field}: {message}" if self.field else f"{where}: {message}"
-        return f"{_tr(N_('warning'), {})}: {text}" if self.warning else text
-
-
-def _tr(msgid: str, args: dict) -> str:
-    try:
-        from flask_babel import gettext
-        return gettext(msgid, **args)
-    except (RuntimeError, KeyError, ValueError, TypeError, AttributeError):
-        try:
-            return msgid % args if args else msgid
-        except (KeyError, ValueError, TypeError):
-            return msgid
 
 
 class ScenarioError(DomainError):
@@ -178,14 +154,16 @@ class _Checker:
                 self.add(where, fld, N_("is empty"))
             return
         if isinstance(value, dict):
-            bad = [k for k in value if k not in ("en", "zh")]
+            shown = ", ".join(LANGUAGES)
+            bad = [k for k in value if k not in LANGUAGES]
             if bad:
-                self.warn(where, fld, N_("language %(lang)r is not shown (the lab shows en and zh)"),
-                          lang=bad[0])
+                self.warn(where, fld, N_("language %(lang)r is not shown (the lab shows "
+                                         "%(languages)s)"), lang=bad[0], languages=shown)
             if not any(isinstance(v, str) and v.strip() for v in value.values()):
-                self.add(where, fld, N_("needs a text in en or zh"))
+                self.add(where, fld, N_("needs a text in one of %(languages)s"), languages=shown)
             return
-        self.add(where, fld, N_("must be a text or a mapping {en: ..., zh: ...}"))
+        self.add(where, fld, N_("must be a text or a mapping {%(example)s}"),
+                 example=", ".join(f"{code}: ..." for code in LANGUAGES))
 
     def number(self, value, where, fld, minimum=0.0, integer=False) -> bool:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
@@ -319,7 +297,8 @@ def validate(text: str) -> tuple[Scenario | None, list[Problem]]:
         return None, problems
     c = _Checker()
     if not isinstance(data, dict):
-        c.add(_where("file"), "", N_("must be a YAML mapping (format, id, title, mode, world, script, …)"))
+        c.add(_where("file"), "",
+              N_("must be a YAML mapping (format, id, title, mode, world, script, …)"))
         return None, c.problems
     known_top = {"format", "id", "title", "mode", "summary", "objectives", "time_limit_minutes",
                  "roles", "bots", "world", "script", "scoring", "rules"}
@@ -622,8 +601,8 @@ def _check_script(c, script, mode, skus, vendors) -> list[Step]:
         for key, value in check.items():
             if isinstance(value, str) and value.strip()[:1] in "<>=!" and \
                     not COMPARISON.match(value):
-                c.add(where, f"check.{key}", N_("bad comparison %(value)r (use \">=20\", \"<5\", …)"),
-                      value=value)
+                c.add(where, f"check.{key}",
+                      N_("bad comparison %(value)r (use \">=20\", \"<5\", …)"), value=value)
             _check_world_names(c, where, f"check.{key}", value)
         hint = raw.get("hint")
         for text_value in (hint.values() if isinstance(hint, dict) else [hint]):
@@ -668,8 +647,9 @@ def _check_bot_steps(c, steps: list[Step], roles: list[str], bots: list[str]) ->
                            if isinstance(line, dict) and str(line.get("qty", "")).isdigit())
             if sent is not None and "$" not in str(sent) and not check_passes(expected, sent):
                 c.warn(_where("step", id=step.id, n=step.number), f"check.{key}",
-                       N_("a bot plays this step and sends %(sent)s, which this check (%(expected)s) "
-                          "refuses: the step can only be missed"), sent=sent, expected=expected)
+                       N_("a bot plays this step and sends %(sent)s, which this check "
+                          "(%(expected)s) refuses: the step can only be missed"),
+                       sent=sent, expected=expected)
 
 
 def _check_after(c, steps: list[Step]) -> None:
@@ -784,11 +764,42 @@ def _resolve_cases(c, steps: list[Step]) -> None:
 
 
 def load_file(path) -> Scenario:
-    from pathlib import Path
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError([Problem(N_("file"), "", N_("cannot read it: %(error)s"),
-                                     {"error": str(error)})], str(path))
+                                     {"error": str(error)})], str(path)) from error
     return load(text, str(path))
+
+
+# ---- the shipped library ------------------------------------------------------------------
+
+LIBRARY_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+# path -> ((modification time, size), Scenario or None when it does not load)
+_library: dict[Path, tuple[tuple[int, int], Scenario | None]] = {}
+
+
+def library(directory: Path | None = None) -> list[Scenario]:
+    """The scenarios of the library folder, in file-name order. Each file is read and validated
+    once, and again only when its modification time or size changes (a page that lists the
+    library costs a directory listing, not a parse of every file). A file that does not load is
+    left out, with a warning in the log."""
+    scenarios = []
+    for path in sorted((directory or LIBRARY_DIR).glob("*.yaml")):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _library.get(path)
+        if cached is None or cached[0] != stamp:
+            try:
+                scenario = load_file(path)
+            except ScenarioError:
+                logging.getLogger(__name__).warning("scenario %s does not load", path)
+                scenario = None
+            cached = _library[path] = (stamp, scenario)
+        if cached[1] is not None:
+            scenarios.append(cached[1])
+    return scenarios

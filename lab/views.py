@@ -1,6 +1,7 @@
 """Pages outside any console: home (a user's seats and classes), language switch, errors; and
 the guards every request passes (NUL bytes, ids in URLs and forms, `next`)."""
 import secrets
+from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
@@ -13,6 +14,8 @@ from werkzeug.routing import IntegerConverter
 
 from .engine.labels import (FIELD_LABELS, KIND_LABELS, METHOD_LABELS, MOVE_LABELS, PAYMENT_LABELS,
                             RUN_STATUS_LABELS, STATE_LABELS, action_label, role_label)
+from .classroom.access import is_staff
+from .classroom.home import classes_of
 from .errors import DomainError, render
 from .extensions import db
 from .i18n import current_language
@@ -37,6 +40,24 @@ class IdConverter(IntegerConverter):
 # Registered before any blueprint's rules are added (the main blueprint is registered first,
 # and this runs first when it is): rules take their converters when they are added.
 bp.record_once(lambda state: state.app.url_map.converters.__setitem__("int", IdConverter))
+
+
+def commits(view):
+    """The one place a request's changes are committed: services only flush, and a view that
+    changes something is wrapped in this. Its changes are committed when it returns (a refusal
+    it answers itself rolls back first), and rolled back when it raises (abort, an error).
+    The engine's perform() is the documented exception: one action, one transaction of its
+    own (lab/engine/core.py)."""
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            response = view(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+        db.session.commit()
+        return response
+    return wrapped
 
 
 def form_id(value: str | None) -> int | None:
@@ -90,7 +111,7 @@ def _texts(values) -> list[str]:
 def home():
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
-    if current_user.is_instructor or current_user.is_admin:
+    if is_staff(current_user):
         return redirect(url_for("classroom.index"))
     seats = db.session.execute(
         select(Seat, Run).join(Run, Seat.run_id == Run.id)
@@ -102,7 +123,9 @@ def home():
         entry["roles"].append(seat.role)
     enrollments = db.session.scalars(select(Enrollment).where(
         Enrollment.user_id == current_user.id)).all()
-    return render_template("home.html", runs=list(runs.values()), enrollments=enrollments)
+    classes, others = classes_of(current_user.id, list(runs.values()))
+    return render_template("home.html", runs=list(runs.values()), enrollments=enrollments,
+                           classes=classes, others=others)
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -15,12 +15,14 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lab import once
+from lab.classroom import access
 from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
 from lab.errors import N_, AlreadyDone, DomainError, InvalidInput
 from lab.extensions import db
 from lab.models import Document, Event, Party, Run
 from lab.models.base import utcnow
+from lab.practice import guide
 from lab.views import MAX_ID, safe_next
 
 
@@ -73,10 +75,8 @@ class Console:
         roles = [s.role for s in run.seats if s.user_id == current_user.id]
         g.run, g.role, g.my_roles = run, self.role, roles
         g.readonly = self.role not in roles
-        if g.readonly:
-            from lab.live import can_watch
-            if not (current_user.is_instructor or current_user.is_admin) or not can_watch(run):
-                abort(403)
+        if g.readonly and not access.may_watch_console(current_user, run):
+            abort(403)
         elif request.method == "POST" and too_fast(run, self.role, current_user.id):
             return slow_down()
 
@@ -85,7 +85,7 @@ class Console:
         run = g.run
         context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
                    "countdown": countdown(run), "stopped": stopped_messages(),
-                   **common_context(run)}
+                   "gd": guide(run, self.role), **common_context(run)}
         context.update(self._panels(run))
         return render_template("roles/console.html", **context)
 
@@ -99,7 +99,7 @@ class Console:
                                    **self._panels(run)),
             history=render_template("roles/_history_items.html",
                                     events=history(run, self.role, 8)),
-            guide=render_template("_partials/guide_body.html"))
+            guide=render_template("_partials/guide_body.html", gd=guide(run, self.role)))
 
     def history(self):
         return render_template("roles/history.html", events=history(g.run, self.role, 500))

@@ -13,11 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from ..classroom import work
+from ..classroom.work import classroom_by_code
+from ..errors import DomainError
 from ..extensions import db, login_manager
-from ..models import User, find_user
+from ..models import Enrollment, find_user
 from ..models.user import authenticate, clean_username, user_for_session
-from ..views import safe_next
+from ..views import commits, safe_next
 from . import limits
+from .accounts import create_user
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 # /login is where people type it by hand: send them to the real page (keeping ?next=).
@@ -92,10 +96,9 @@ class RegisterForm(FlaskForm):
 
 @bp.route("/register", methods=["GET", "POST"])
 @limits.register
+@commits
 def register():
     """A student joins a class with its join code; the student number is the username."""
-    from ..classroom.work import classroom_by_code
-    from ..models import Enrollment
     form = RegisterForm()
     status = 200
     if form.validate_on_submit():
@@ -108,13 +111,11 @@ def register():
         elif find_user(number) is not None:  # any case: BUYER is buyer's account
             form.student_no.errors.append(registered_already)
         else:
-            user = User(username=number, student_no=number, name=form.name.data.strip())
-            user.set_password(form.password.data)
-            db.session.add(user)
             try:
-                db.session.flush()
+                user = create_user(number, form.password.data, name=form.name.data,
+                                   student_no=number)
                 db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
-                db.session.commit()
+                db.session.flush()
             except IntegrityError:  # the same number registered at the same moment
                 db.session.rollback()
                 form.student_no.errors.append(registered_already)
@@ -131,10 +132,9 @@ def register():
 @bp.route("/join", methods=["POST"])
 @login_required
 @limits.join
+@commits
 def join():
     """A student who has an account joins one more class with its join code."""
-    from ..classroom import work
-    from ..errors import DomainError
     classroom = work.classroom_by_code(request.form.get("join_code", ""))
     home = redirect(url_for("main.home"))
     if classroom is None:
@@ -144,6 +144,7 @@ def join():
     try:
         joined = work.join(current_user, classroom)
     except DomainError as error:
+        db.session.rollback()
         flash(error.message, "danger")
         return home, 303
     if joined:
@@ -155,10 +156,11 @@ def join():
 
 @bp.route("/logout", methods=["POST"])
 @login_required
+@commits
 def logout():
     """Ends this account's sessions everywhere: a copy of the cookie stops working too."""
     current_user.revoke_sessions()
-    db.session.commit()
+    db.session.flush()
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))
@@ -176,6 +178,7 @@ class PasswordForm(FlaskForm):
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 @limits.password
+@commits
 def password():
     """Every logged-in user changes their own password (knowing the current one). Every other
     session of the account ends; this one goes on."""
@@ -185,7 +188,7 @@ def password():
         user = current_user._get_current_object()
         if user.check_password(form.current.data):
             user.set_password(form.password.data)
-            db.session.commit()
+            db.session.flush()
             login_user(user)  # this session, with the new session generation
             flash(_("Your password is changed: use the new one next time you log in."),
                   "success")

@@ -8,15 +8,13 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import N_, NotAllowed
 from ..extensions import db
 from ..models import Assignment, Enrollment, Group
-from ..models.run import ROLES
-
-# The order in which roles are handed out: the ones every flow needs first.
-ROLE_PRIORITY = ("buyer", "supplier", "warehouse", "finance", "logistics", "purchasing",
-                 "mall_admin")
+# ROLE_PRIORITY: the order in which roles are handed out (each role's priority in lab/specs.py).
+from ..specs import ROLE_PRIORITY, ROLES
 
 
 def form_groups(classroom, size: int, seed: int | None = None) -> list[Group]:
-    """Shuffle the class into groups of about `size` (the last ones may be one smaller)."""
+    """Shuffle the class into groups of about `size` (the last ones may be one smaller), with
+    their roles handed out. Flushes; the caller commits (or rolls back on NotAllowed)."""
     if db.session.query(Assignment).filter_by(classroom_id=classroom.id).count():
         raise NotAllowed(N_("The class already has assignments: move students by hand instead "
                             "of forming new groups."))
@@ -29,11 +27,11 @@ def form_groups(classroom, size: int, seed: int | None = None) -> list[Group]:
         db.session.delete(group)
     db.session.flush()
     groups = [Group(classroom_id=classroom.id, number=i + 1, roles={}) for i in range(count)]
-    db.session.add_all(groups)
     try:
-        db.session.flush()
+        with db.session.begin_nested():
+            db.session.add_all(groups)
+            db.session.flush()
     except IntegrityError:  # the same form (or another) formed groups at this very moment
-        db.session.rollback()
         raise NotAllowed(N_("The groups were being formed by another request at the same "
                             "moment: nothing changed here. Check the groups below.")) from None
     for i, enrollment in enumerate(students):
@@ -42,7 +40,7 @@ def form_groups(classroom, size: int, seed: int | None = None) -> list[Group]:
     for group in groups:
         db.session.refresh(group)
         balance_roles(group)
-    db.session.commit()
+    db.session.flush()
     return groups
 
 

@@ -42,8 +42,8 @@ from ..grading import MARK_STEP, NOT_PLAYING, Grade, StepResult
 from ..models import Document, Event, Run
 from ..models.base import utcnow
 from ..plan import bot_password, plan
-from ..runs import (CLOCK_ACTIONS, RESET_ACTION, build_world, events_of, forget_grades, grade_run, lock,
-                    scenario_of)
+from ..runs import (CLOCK_ACTIONS, RESET_ACTION, build_world, events_of, forget_grades,
+                    grade_run, lock, scenario_of)
 from ..scenario import Step
 
 REPEATED = 3  # the same action refused this many times in a row is a wall
@@ -183,7 +183,8 @@ def mark(run: Run, user_id: int, step_id: str, verdict: str, reason: str,
     DomainError that changed nothing (an unknown or resolved step, a run that is not running,
     a missing reason). The same form sent twice (its one-time key) is done once."""
     request_key = mark_key(key) if key else None
-    # perform() answers a resent form (its key) with AlreadyDone. An instructor's refusal is no mistake of the group: it is not recorded.
+    # perform() answers a resent form (its key) with AlreadyDone. An instructor's refusal is no
+    # mistake of the group: it is not recorded.
     return perform(run.id, Actor("instructor", "instructor", user_id), MARK_STEP, None,
                    {"step": step_id, "verdict": verdict, "reason": reason},
                    request_key=request_key, record_refusal=False)
@@ -246,7 +247,7 @@ def reset(run: Run, user_id: int, step_id: str, reason: str) -> Run:
         db.session.add(event)
         db.session.flush()
         run.last_event_id = event.id
-        db.session.commit()
+        db.session.commit()  # like perform(): the run's lock is held until here
     except DomainError:
         db.session.rollback()
         raise

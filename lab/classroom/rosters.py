@@ -1,7 +1,7 @@
 """Class rosters from CSV or XLSX: 学号 / student number, 姓名 / name, optional 邮箱 / e-mail.
 
 parse() checks the whole file and returns every problem with its line; import_roster() writes
-it in one transaction.
+it in one transaction of its own (retried when a parallel import created the same accounts).
 
 A roster is read within limits, checked before anything is parsed, so a hostile file is refused
 in milliseconds: the upload's size; for a workbook, the number of files inside it, their
@@ -30,9 +30,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import N_, DomainError
+from ..auth.accounts import create_user
+from ..errors import N_, DomainError, InvalidInput, Problem
 from ..extensions import db
 from ..models import Classroom, Enrollment, User, normalize_username
+from .access import is_staff
 
 HEADERS = {
     "student_no": {"学号", "student number", "student no", "student_no", "number", "no"},
@@ -50,18 +52,9 @@ XML_DECLARATIONS = tuple(marker.encode(codec) for marker in ("<!DOCTYPE", "<!ENT
                          for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 
 
-@dataclass
-class RosterProblem:
-    line: int  # 0: the file itself
-    msg: str  # msgid
-    args: dict
-    kind: str = "problem"  # of an import's notes: "left_out", "enrolled" or "kept"
-
-    def message(self) -> str:
-        from flask_babel import gettext
-        text = gettext(self.msg, **self.args)
-        return gettext("line %(line)s: %(problem)s", line=self.line, problem=text) \
-            if self.line else text
+def _line(line: int, msg: str, args: dict, kind: str = "problem") -> Problem:
+    """A problem (or a note) of one line of the roster; line 0 is the file itself."""
+    return Problem(msg=msg, args=args, line=line, kind=kind)
 
 
 @dataclass
@@ -72,12 +65,12 @@ class Row:
     email: str | None
 
 
-class Refused(Exception):
+class Refused(InvalidInput):
     """The file as a whole cannot be read as a roster (one problem, line 0)."""
 
-    def __init__(self, msg: str, **args):
-        super().__init__(msg)
-        self.problem = RosterProblem(0, msg, args)
+    @property
+    def problem(self) -> Problem:
+        return _line(0, self.msg, self.args_)
 
 
 UNREADABLE = N_("This file cannot be read as a roster: save it again as .xlsx or UTF-8 .csv.")
@@ -88,7 +81,7 @@ def _check_workbook(data: bytes) -> None:
     try:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, EOFError, struct.error):
-        raise Refused(UNREADABLE)
+        raise Refused(UNREADABLE) from None
     if len(entries) > XLSX_MAX_FILES:
         raise Refused(N_("This workbook holds %(n)s files inside (a roster workbook holds about "
                          "20, at most %(max)s): save the roster alone as a new .xlsx."),
@@ -127,7 +120,7 @@ def _unpack(data: bytes, entry: zipfile.ZipInfo) -> bytes:
         try:
             content = inflater.decompress(packed, entry.file_size + 1)
         except zlib.error:
-            raise Refused(UNREADABLE)
+            raise Refused(UNREADABLE) from None
         complete = inflater.eof
     if len(content) > entry.file_size or not complete:
         raise Refused(N_("A file inside this workbook (%(part)s) holds more than the size it "
@@ -212,25 +205,25 @@ def _control(text: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
-def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
+def parse(filename: str, data: bytes) -> tuple[list[Row], list[Problem]]:
     try:
         cells = _cells(filename or "", data)
     except Refused as refused:
         return [], [refused.problem]
     except Exception:  # a broken workbook or an undecodable text file
-        return [], [RosterProblem(0, UNREADABLE, {})]
+        return [], [_line(0, UNREADABLE, {})]
     if not cells:
-        return [], [RosterProblem(0, N_("The file is empty."), {})]
+        return [], [_line(0, N_("The file is empty."), {})]
     start, columns = _header(cells)
     problems = []
     for key, title in (("student_no", "学号 / student number"), ("name", "姓名 / name")):
         if key not in columns:
-            problems.append(RosterProblem(start + 1, N_("the column %(column)s is missing"),
+            problems.append(_line(start + 1, N_("the column %(column)s is missing"),
                                           {"column": title}))
     if problems:
         return [], problems
     if len(cells) - start - 1 > MAX_ROWS:
-        return [], [RosterProblem(0, N_("At most %(max)s students per file."), {"max": MAX_ROWS})]
+        return [], [_line(0, N_("At most %(max)s students per file."), {"max": MAX_ROWS})]
     rows, seen = [], {}  # the number as a username compares (any case or width) -> line
 
     def cell(cells_row, key):
@@ -240,29 +233,29 @@ def parse(filename: str, data: bytes) -> tuple[list[Row], list[RosterProblem]]:
     for line, cells_row in enumerate(cells[start + 1:], start=start + 2):
         number, name, email = (cell(cells_row, k) for k in ("student_no", "name", "email"))
         if not any(cells_row):
-            problems.append(RosterProblem(line, N_("the row is empty"), {}))
+            problems.append(_line(line, N_("the row is empty"), {}))
             continue
         if number.endswith(".0") and number[:-2].isdigit():
             number = number[:-2]  # Excel turned the number into a float
         if not number:
-            problems.append(RosterProblem(line, N_("the student number is empty"), {}))
+            problems.append(_line(line, N_("the student number is empty"), {}))
         elif len(number) > 40 or not all(ch.isalnum() or ch in "-_" for ch in number):
-            problems.append(RosterProblem(line, N_("the student number %(no)s is not valid"),
+            problems.append(_line(line, N_("the student number %(no)s is not valid"),
                                           {"no": number[:40]}))
         elif normalize_username(number) in seen:
-            problems.append(RosterProblem(line, N_("student number %(no)s is also on line "
+            problems.append(_line(line, N_("student number %(no)s is also on line "
                                                    "%(other)s"), {
                 "no": number, "other": seen[normalize_username(number)]}))
         else:
             seen[normalize_username(number)] = line
         if not name:
-            problems.append(RosterProblem(line, N_("the name is empty"), {}))
+            problems.append(_line(line, N_("the name is empty"), {}))
         elif len(name) > 100:
-            problems.append(RosterProblem(line, N_("the name is too long"), {}))
+            problems.append(_line(line, N_("the name is too long"), {}))
         elif _control(name):
-            problems.append(RosterProblem(line, N_("the name contains control characters"), {}))
+            problems.append(_line(line, N_("the name contains control characters"), {}))
         if email and ("@" not in email or len(email) > 200 or _control(email)):
-            problems.append(RosterProblem(line, N_("the e-mail %(email)s is not valid"),
+            problems.append(_line(line, N_("the e-mail %(email)s is not valid"),
                                           {"email": email[:200].replace("\x00", "")}))
         rows.append(Row(line, number, name, email or None))
     return ([], problems) if problems else (rows, [])
@@ -285,12 +278,14 @@ class Imported:
     enrolled: int = 0  # students of the instructor's other classes, enrolled as they are
     kept: int = 0  # students of the class who are in another instructor's class too
     left_out: int = 0
-    notes: list[RosterProblem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
 
 def import_roster(classroom: Classroom, rows: list[Row]) -> Imported:
-    """Create, update or enrol the roster's students, in one transaction (tried again when
-    another import created the same account at the same moment: the next attempt finds it)."""
+    """Create, update or enrol the roster's students, in one transaction of its own, committed
+    here: like the engine's perform(), an import that meets another import creating the same
+    accounts at the same moment must start again from a fresh transaction (which then finds
+    them), so it cannot leave the commit to the request. Raises DomainError when it gives up."""
     for _attempt in range(3):
         try:
             result = _import(classroom, rows)
@@ -343,7 +338,7 @@ def _import(classroom: Classroom, rows: list[Row]) -> Imported:
         users = named[row.line]
         if len(users) > 1:
             result.left_out += 1
-            result.notes.append(RosterProblem(row.line, N_(
+            result.notes.append(_line(row.line, N_(
                 "student number %(no)s names two accounts (%(a)s and %(b)s): this line was not "
                 "imported and neither account was changed."),
                 {"no": row.student_no, "a": users[0].username, "b": users[1].username},
@@ -356,9 +351,9 @@ def _import(classroom: Classroom, rows: list[Row]) -> Imported:
         user = users[0]
         theirs = classes.get(user.id, [])
         other_instructor = any(c.instructor_id != classroom.instructor_id for c in theirs)
-        if user.is_instructor or user.is_admin:
+        if is_staff(user):
             result.left_out += 1
-            result.notes.append(RosterProblem(row.line, N_(
+            result.notes.append(_line(row.line, N_(
                 "student number %(no)s is the username of an instructor's account: this line "
                 "was not imported."), {"no": row.student_no}, "left_out"))
         elif any(c.id == classroom.id for c in theirs):
@@ -370,7 +365,7 @@ def _import(classroom: Classroom, rows: list[Row]) -> Imported:
             else:
                 result.kept += 1
                 if (row.name, row.email or user.email) != (user.name, user.email):
-                    result.notes.append(RosterProblem(row.line, N_(
+                    result.notes.append(_line(row.line, N_(
                         "%(no)s %(name)s is also in another instructor's class: their name and "
                         "e-mail were kept as they are (the roster says %(roster_name)s)."),
                         {"no": row.student_no, "name": user.display_name,
@@ -378,14 +373,14 @@ def _import(classroom: Classroom, rows: list[Row]) -> Imported:
         elif theirs and not other_instructor:
             db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
             result.enrolled += 1
-            result.notes.append(RosterProblem(row.line, N_(
+            result.notes.append(_line(row.line, N_(
                 "%(no)s %(name)s, of your class %(class)s, was enrolled with the account they "
                 "have (same login and password; name and e-mail unchanged)."),
                 {"no": row.student_no, "name": user.display_name, "class": theirs[0].name},
                 "enrolled"))
         else:
             result.left_out += 1
-            result.notes.append(RosterProblem(row.line, N_(
+            result.notes.append(_line(row.line, N_(
                 "student number %(no)s is already the login of a student outside your classes: "
                 "this line was not imported and that account was not changed."),
                 {"no": row.student_no}, "left_out"))
@@ -395,10 +390,7 @@ def _import(classroom: Classroom, rows: list[Row]) -> Imported:
 
 def _create(classroom: Classroom, row: Row) -> None:
     password = initial_password()
-    user = User(username=row.student_no, student_no=row.student_no, name=row.name,
-                email=row.email)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
+    user = create_user(row.student_no, password, name=row.name, student_no=row.student_no,
+                       email=row.email)
     db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
                               initial_password=password))

@@ -10,9 +10,8 @@ from sqlalchemy import delete, select
 
 from ..extensions import db
 from ..models import UploadReport
+from ..errors import Problem
 from ..models.base import utcnow
-from ..scenario import Problem
-from .rosters import RosterProblem
 
 KEEP = timedelta(days=1)
 MAX_PROBLEMS = 1000  # a roster of 500 lines has at most a few problems per line
@@ -36,23 +35,20 @@ def _args(args: dict) -> dict:
 
 
 def keep(classroom, user_id: int, kind: str, filename: str, data: dict) -> UploadReport:
-    """Store a report (and forget the ones older than a day) in one transaction."""
+    """Store a report (and forget the ones older than a day); the caller commits."""
     db.session.execute(delete(UploadReport).where(UploadReport.created_at < utcnow() - KEEP))
     report = UploadReport(classroom_id=classroom.id, user_id=user_id, kind=kind,
                           filename=_arg(filename or "")[:200], data=data)
     db.session.add(report)
-    db.session.commit()
+    db.session.flush()
     return report
 
 
-def roster_problems(problems: list[RosterProblem]) -> list[dict]:
-    return [{"line": p.line, "msg": p.msg, "args": _args(p.args), "kind": p.kind}
+def stored(problems: list[Problem]) -> list[dict]:
+    """Problems of a roster or a scenario file as the report keeps them (at most MAX_PROBLEMS,
+    quoted values clipped)."""
+    return [{**p.to_json(), "args": _args(p.args), **({"field": _arg(p.field)} if p.field else {})}
             for p in problems[:MAX_PROBLEMS]]
-
-
-def scenario_problems(problems: list[Problem]) -> list[dict]:
-    return [{"where": p.where, "field": _arg(p.field), "message": p.message,
-             "args": _args(p.args), "warning": p.warning} for p in problems[:MAX_PROBLEMS]]
 
 
 def find(report_id: int, classroom, user_id: int) -> UploadReport | None:
@@ -62,11 +58,5 @@ def find(report_id: int, classroom, user_id: int) -> UploadReport | None:
         UploadReport.user_id == user_id, UploadReport.created_at >= utcnow() - KEEP))
 
 
-def as_roster_problems(items: list[dict]) -> list[RosterProblem]:
-    return [RosterProblem(i["line"], i["msg"], i["args"], i.get("kind", "problem"))
-            for i in items]
-
-
-def as_scenario_problems(items: list[dict]) -> list[Problem]:
-    return [Problem(i["where"], i["field"], i["message"], i["args"], i["warning"])
-            for i in items]
+def problems(items: list[dict]) -> list[Problem]:
+    return [Problem.from_json(item) for item in items]

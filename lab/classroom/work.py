@@ -1,7 +1,9 @@
 """What an instructor's actions do, apart from the pages: assignments become runs, grades get
-adjustments, lab reports get reflections and marks. Each is one transaction."""
+adjustments, lab reports get reflections and marks. Each flushes; the request that asked for it
+commits (lab/views.py commits)."""
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import select
 
 from .. import join_codes
@@ -10,10 +12,15 @@ from ..extensions import db
 from ..models import Adjustment, Assignment, Classroom, Enrollment, Reflection
 from ..models.base import utcnow
 from ..runs import create_run
+from .access import is_staff
 
 
-def assign(classroom, scenario, groups, instructor_id: int) -> Assignment:
-    """One run per group, each seat from the group's roles (empty roles: bots), not started."""
+def assign(classroom, scenario, groups, instructor_id: int,
+           bot_delay: float | None = None) -> Assignment:
+    """One run per group, each seat from the group's roles (empty roles: bots), not started.
+    Bots wait `bot_delay` seconds before they act (the lab's BOT_DELAY_SECONDS by default)."""
+    if bot_delay is None:
+        bot_delay = current_app.config["BOT_DELAY_SECONDS"]
     assignment = Assignment(classroom_id=classroom.id, scenario_slug=scenario.id,
                             scenario_text=scenario.text, title=scenario.title)
     db.session.add(assignment)
@@ -23,8 +30,9 @@ def assign(classroom, scenario, groups, instructor_id: int) -> Assignment:
         for role, user_id in (group.roles or {}).items():
             seats.setdefault(role, []).append(user_id)
         create_run(scenario, kind="class", owner_id=instructor_id, group_id=group.id,
-                   assignment_id=assignment.id, seats=seats, commit=False)
-    db.session.commit()
+                   assignment_id=assignment.id, seats=seats, bot_delay=bot_delay,
+                   commit=False)
+    db.session.flush()
     return assignment
 
 
@@ -43,7 +51,7 @@ def adjust(run, user_id: int | None, points_text: str, comment: str, by_id: int)
     adjustment = Adjustment(run_id=run.id, user_id=user_id, points=points, comment=comment,
                             by_id=by_id)
     db.session.add(adjustment)
-    db.session.commit()
+    db.session.flush()
     return adjustment
 
 
@@ -60,7 +68,7 @@ def write_reflection(run_id: int, user_id: int, text: str) -> None:
     reflection = _reflection(run_id, user_id)
     reflection.text = (text or "").strip()[:10000]
     reflection.updated_at = utcnow()
-    db.session.commit()
+    db.session.flush()
 
 
 def mark_reflection(run_id: int, user_id: int, mark_text: str, comment: str) -> None:
@@ -75,7 +83,7 @@ def mark_reflection(run_id: int, user_id: int, mark_text: str, comment: str) -> 
     reflection = _reflection(run_id, user_id)
     reflection.mark, reflection.comment = mark, (comment or "").strip()[:2000]
     reflection.updated_at = utcnow()
-    db.session.commit()
+    db.session.flush()
 
 
 def classroom_by_code(code: str) -> Classroom | None:
@@ -86,7 +94,7 @@ def classroom_by_code(code: str) -> Classroom | None:
 def join(user, classroom: Classroom) -> bool:
     """Enrol a student in a class (self-registration with its join code). False when the
     student was in it already."""
-    if user.is_instructor or user.is_admin:
+    if is_staff(user):
         raise InvalidInput(N_("Instructor accounts do not join classes as students."),
                            "join_code")
     exists = db.session.scalar(select(Enrollment.id).where(
@@ -94,5 +102,5 @@ def join(user, classroom: Classroom) -> bool:
     if exists:
         return False
     db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id))
-    db.session.commit()
+    db.session.flush()
     return True
