@@ -5,7 +5,8 @@
 It seeds G groups of seven students playing b2c-normal (each group one run), starts the lab under
 gunicorn on 127.0.0.1, and for --seconds lets every student's console poll every 2 s and, when
 its run moved, refetch its inbox, panels, history and guide (as the browser does), while one
-driver per group carries orders through the flow with real form POSTs, round after round. It prints request latencies (p50/p95/max) for polls and actions, how many
+driver per group carries orders through the flow with real form POSTs, round after round. It
+prints request latencies (p50/p95/max) for polls and actions, how many
 actions were performed, errors, and the server's memory. Traffic goes to 127.0.0.1 only and
 stops by itself."""
 from __future__ import annotations
@@ -71,7 +72,7 @@ def seed(database_url: str, instance: str, groups: int) -> list[dict]:
 
 
 class Client:
-    def __init__(self, base: str, stats: "Stats"):
+    def __init__(self, base: str, stats: Stats):
         self.base, self.stats = base, stats
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -120,7 +121,8 @@ class Stats:
         for kind, values in sorted(self.times.items()):
             values = sorted(values)
             p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-            lines.append(f"  {kind:<8} n={len(values):<6} p50={statistics.median(values)*1000:7.1f} ms"
+            p50 = statistics.median(values)
+            lines.append(f"  {kind:<8} n={len(values):<6} p50={p50*1000:7.1f} ms"
                          f"  p95={p95*1000:7.1f} ms  max={values[-1]*1000:7.1f} ms"
                          f"  5xx={self.errors.get(kind, 0)}")
         return "\n".join(lines)
@@ -163,8 +165,8 @@ def driver(base, stats, group, stop, done, ready, think):
                 return
             client = clients[role]
             _, page = client.request("page", f"/run/{run}/{role}/")
-            ids = re.findall(rf'action="/run/{run}/{role}/act/{action}"[^>]*>.*?name="doc" value="(\d+)"',
-                             page, re.S)
+            ids = re.findall(rf'action="/run/{run}/{role}/act/{action}"[^>]*>'
+                             r'.*?name="doc" value="(\d+)"', page, re.S)
             if not ids:
                 continue
             client.request("action", f"/run/{run}/{role}/act/{action}",

@@ -30,7 +30,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, Integer, String, Text, bindparam,
                         insert, select, update)
@@ -124,7 +124,7 @@ def _export(conn, class_id: int) -> dict:
     tables = {name: _serialize(name, rows[name]) for name in TABLES}
     data = {
         "format": FORMAT, "version": VERSION,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "schema": _schema_revision(conn),
         "class": {"id": class_id, "name": classroom[0]["name"]},
         "counts": {name: len(rows[name]) for name in TABLES},
@@ -314,7 +314,7 @@ def _check_table(name: str, raw, problems: list[str]) -> list[dict]:
             problems.append(f"table {name}, row {n}: {len(columns)} values expected")
             continue
         row = {}
-        for column, value in zip(columns, values):
+        for column, value in zip(columns, values, strict=True):
             try:
                 row[column] = _from_json(t.c[column], value)
             except (TypeError, ValueError) as error:
@@ -525,7 +525,7 @@ def _insert_rows(name: str, rows: list[dict]) -> dict[int, int]:
         result = db.session.execute(
             insert(t).returning(t.c.id, sort_by_parameter_order=True), chunk)
         new = list(result.scalars())
-        for row, new_id in zip(rows[start:start + 1000], new):
+        for row, new_id in zip(rows[start:start + 1000], new, strict=True):
             mapping[row["id"]] = new_id
     return mapping
 

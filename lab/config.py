@@ -12,6 +12,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from .i18n import DEFAULT_LANGUAGE, LANGUAGES
+
 MIN_SECRET_KEY_LENGTH = 16
 OBVIOUS_SECRET_KEYS = {"demo123", "changeme", "change-me", "secret", "dev", "development",
                        "secret_key", "secretkey", "password"}
@@ -192,9 +194,9 @@ def from_environment(instance_path: str) -> dict:
     return {
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
-        "BABEL_DEFAULT_LOCALE": "zh",
+        "BABEL_DEFAULT_LOCALE": DEFAULT_LANGUAGE,
         "BABEL_TRANSLATION_DIRECTORIES": str(Path(__file__).parent / "translations"),
-        "LANGUAGES": ["zh", "en"],
+        "LANGUAGES": dict(LANGUAGES),  # code: its own name (lab/i18n.py)
         "BOOTSTRAP_SERVE_LOCAL": True,
         # A form's security token lasts 6 hours: a page left open through a long class still
         # works; an older one answers "the page expired, reload it" (lab/views.py csrf_error).

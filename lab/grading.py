@@ -59,7 +59,7 @@ class EventView:
     world: dict | None = None
 
     @classmethod
-    def of(cls, event) -> "EventView":
+    def of(cls, event) -> EventView:
         return cls(id=event.id, action=event.action, role=event.role, at=event.at, ok=event.ok,
                    case_id=event.case_id, user_id=event.user_id, actor=event.actor,
                    params=event.params or {}, result=event.result or {}, error=event.error,

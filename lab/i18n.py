@@ -8,6 +8,26 @@ from flask_babel import get_locale
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 
+# The languages the lab is shown in, each with the name it calls itself (the switcher's button).
+# Every language list reads this one: the app's LANGUAGES setting, the switcher, the scenario
+# validator, `lab translations` and tests/test_translations.py. To add a language, add it here
+# and run `flask --app run lab translations`: that makes its catalog, and the translations test
+# fails until every string in it is translated.
+LANGUAGES = {"zh": "中文", "en": "English"}
+# The msgids are written in English: it has no catalog (Flask-Babel shows the msgid itself).
+SOURCE_LANGUAGE = "en"
+# What a reader sees before choosing (and what the browser does not ask for).
+DEFAULT_LANGUAGE = "zh"
+
+
+def translated_languages() -> list[str]:
+    """The languages that need a catalog: every one but the source language."""
+    return [code for code in LANGUAGES if code != SOURCE_LANGUAGE]
+
+
+def catalog_path(code: str) -> Path:
+    return TRANSLATIONS / code / "LC_MESSAGES" / "messages.po"
+
 
 def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
     """Compile each messages.po into messages.mo when the .mo is missing or older, so a fresh
@@ -29,7 +49,7 @@ def compile_catalogs(directory: Path = TRANSLATIONS) -> None:
 
 
 def select_locale() -> str:
-    languages = current_app.config["LANGUAGES"]
+    languages = list(current_app.config["LANGUAGES"])
     if has_request_context():
         chosen = session.get("lang")
         if chosen in languages:
@@ -42,20 +62,21 @@ def select_locale() -> str:
 
 def current_language() -> str:
     try:
-        return str(get_locale() or "zh")[:2]
+        return str(get_locale() or DEFAULT_LANGUAGE)[:2]
     except (RuntimeError, KeyError):
-        return "zh"
+        return DEFAULT_LANGUAGE
 
 
 def text(value, lang: str | None = None) -> str:
-    """A scenario text field in the reader's language, falling back to the other one."""
+    """A scenario text field in the reader's language, else the default language's, else the
+    source language's, else any."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
         lang = lang or current_language()
-        for key in (lang, "zh", "en"):
+        for key in (lang, DEFAULT_LANGUAGE, SOURCE_LANGUAGE):
             if value.get(key):
                 return str(value[key])
         return next((str(v) for v in value.values() if v), "")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Quick start, 2: install what is needed and run the whole test suite (extra arguments go to
-# pytest, e.g. scripts/test.sh -k flow).
+# Quick start, 2: install what is needed, lint (ruff) and run the whole test suite (extra
+# arguments go to pytest, e.g. scripts/test.sh -k flow).
 #  - Browser tests need Chromium: installed from Debian when missing and we are root with
 #    apt-get; otherwise they are skipped with a reason (with CI=true or REQUIRE_BROWSER=1 a
 #    missing Chromium fails them instead).
@@ -19,6 +19,12 @@ if ! has_chromium && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; t
 fi
 if ! has_chromium; then
   echo "Chromium is not installed: the browser tests will be skipped (or fail with CI=true)." >&2
+fi
+
+# The linter first (pyproject.toml [tool.ruff]): a finding fails the run before any test.
+if ! .venv/bin/ruff check .; then
+  echo "ruff found problems (above): fix them, or see pyproject.toml for the rules." >&2
+  exit 1
 fi
 
 # Two or more cores: spread the tests over them (each worker has its own databases).

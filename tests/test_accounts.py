@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from conftest import csrf_token, login, make_user, post
+from tests.helpers import csrf_token, login, make_user, post
 from lab import join_codes
 from lab.extensions import db, limiter
 from lab.models import Classroom, Enrollment, User, find_user, normalize_username

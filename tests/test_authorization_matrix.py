@@ -41,7 +41,7 @@ from lab.models import Classroom, Document, Enrollment, Product, Run, User
 from lab.models.run import ROLES
 from lab.runs import create_run, scenario_of
 from lab.scenario import load_file
-from tests.conftest import SCENARIOS, csrf_token, login, make_user
+from tests.helpers import SCENARIOS, csrf_token, login, make_user
 
 ALLOWED, LOGIN, READ_ONLY, LOGGED_OUT = "allowed", "login", "read-only", "logged out"
 CONSOLES = ROLES  # one console blueprint per role (roles/common.py Console)

@@ -20,7 +20,7 @@ from lab.extensions import db
 from lab.models import (Assignment, Classroom, Document, Enrollment, Event, Group, Reflection,
                         Run, Seat, User)
 from lab.runs import finish, grade_run, pause
-from tests.conftest import (PG_URL, IsolatedClient, _config, _pg_url, doc, login, make_user,
+from tests.helpers import (PG_URL, IsolatedClient, _config, _pg_url, doc, login, make_user,
                             play, post, start_run)
 
 TARGETS = ["sqlite"] + (["postgresql"] if PG_URL else [])

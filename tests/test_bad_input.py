@@ -4,7 +4,7 @@ import pytest
 
 from lab.extensions import db
 from lab.models import Document, Event, Party, Product
-from tests.conftest import doc, login, make_user, post, start_run
+from tests.helpers import doc, login, make_user, post, start_run
 
 
 def snapshot():

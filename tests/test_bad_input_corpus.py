@@ -27,7 +27,7 @@ from lab.extensions import db
 from lab.models import Adjustment, Classroom, Enrollment, Group, Run
 from lab.runs import start
 from lab.scenario import load_file
-from tests.conftest import SCENARIOS, csrf_token, login, make_user, start_run
+from tests.helpers import SCENARIOS, csrf_token, login, make_user, start_run
 
 EN = {"Accept-Language": "en"}
 JSON = {**EN, "Accept": "application/json"}
@@ -333,7 +333,8 @@ def world(app):
                     {"lines": [{"sku": "TEA-250", "qty": 2}], "payment": "bank_transfer"})
     practice = start_run("b2c-normal", seats={r: [learner.id] for r in scenario.roles},
                          kind="solo", owner_id=learner.id)
-    ids = {"r1": r1.id, "r2": r2.id, "other_run": other_run.id, "order": _order_id(r1), "class": classroom.id,
+    ids = {"r1": r1.id, "r2": r2.id, "other_run": other_run.id, "order": _order_id(r1),
+           "class": classroom.id,
            "assignment": assignment.id, "practice": practice.id,
            "enrollment": db.session.scalar(select(Enrollment.id).where(
                Enrollment.user_id == s[1].id)),
@@ -353,7 +354,7 @@ def world(app):
 
 
 def _order_id(run) -> int:
-    from tests.conftest import doc
+    from tests.helpers import doc
     return doc(run, "order").id
 
 
@@ -455,7 +456,7 @@ def test_cr_lf_in_next_after_a_saved_action_redirects_home_once(world):
     assert r.status_code == 302, r.status_code
     assert r.headers["Location"].endswith(f"/run/{ids['r1']}/supplier/")
     assert "owned" not in r.headers.get("Set-Cookie", "")
-    from tests.conftest import doc
+    from tests.helpers import doc
     assert doc(db.session.get(Run, ids["r1"]), "order").state == "accepted"
 
 
@@ -485,7 +486,8 @@ def test_a_formula_in_a_scenario_title_stays_text_in_every_export(app):
     assert scenario is not None, problems
     assignment = work.assign(classroom, scenario, [group], teacher.id)
     run = db.session.scalars(select(Run).where(Run.assignment_id == assignment.id)).one()
-    db.session.add(Adjustment(run_id=run.id, user_id=None, points=1, comment="-2+3", by_id=teacher.id))
+    db.session.add(Adjustment(run_id=run.id, user_id=None, points=1, comment="-2+3",
+                              by_id=teacher.id))
     db.session.commit()
     client = login(app.test_client(), "teach")
     url = f"/classroom/assignment/{assignment.id}/grades"

@@ -6,7 +6,7 @@ from lab.extensions import db
 from lab.models import Event, Run
 from lab.runs import grade_run
 from lab.engine import Actor, perform
-from tests.conftest import act, doc, login, make_user, start_run, stock
+from tests.helpers import act, doc, login, make_user, start_run, stock
 
 
 def as_student(user, run, role, action, document=None, **params):

@@ -33,7 +33,7 @@ def server(tmp_path_factory):
                       "SECRET_KEY": "browser-test", "POLL_SECONDS": 1})
     with app.app_context():
         db.create_all()
-        from tests.conftest import make_user, start_run
+        from tests.helpers import make_user, start_run
         users = {role: make_user(f"web-{role}") for role in ROLES}
         run = start_run("b2c-normal", seats={r: [u.id] for r, u in users.items()})
         run_id = run.id
@@ -171,7 +171,7 @@ def guided_play(page, base, scenario, password="harbour-2026"):
 @pytest.fixture(scope="module")
 def learner(server):
     with server["app"].app_context():
-        from tests.conftest import make_user
+        from tests.helpers import make_user
         make_user("web-learner")
         db.session.remove()
     return "web-learner"
@@ -209,7 +209,7 @@ def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
     watches → inject a stock loss → stop → export XLSX grades → open and print a lab report."""
     from openpyxl import Workbook, load_workbook
     with server["app"].app_context():
-        from tests.conftest import make_user
+        from tests.helpers import make_user
         make_user("web-teacher", is_instructor=True)
         db.session.remove()
     book = Workbook()
@@ -256,7 +256,7 @@ def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
     student.click("#checkout")
     student.wait_for_selector(".alert-success")
 
-    row = f"#board-table tr[data-group='1'] .progress-text"
+    row = "#board-table tr[data-group='1'] .progress-text"
     # A function, not an expression: the page's CSP forbids the eval() an expression needs.
     teacher.wait_for_function(f"() => document.querySelector(\"{row}\").textContent === '1/12'",
                               timeout=10000)

@@ -31,7 +31,7 @@ def server(tmp_path_factory):
         from lab.models import Classroom, Group, Run
         from lab.runs import start
         from lab.scenario import load_file
-        from tests.conftest import SCENARIOS, make_user
+        from tests.helpers import SCENARIOS, make_user
         teacher = make_user("live-teacher", name="周老师", is_instructor=True)
         buyer = make_user("live-buyer")
         classroom = Classroom(name="直播班", instructor_id=teacher.id, join_code="LIVEWEB")

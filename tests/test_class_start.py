@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 
-from conftest import PG_URL, _pg_url, csrf_token, login, make_user
+from tests.helpers import PG_URL, _pg_url, csrf_token, login, make_user
 from lab import create_app
 from lab.demo import DEMO_PASSWORD
 from lab.extensions import db

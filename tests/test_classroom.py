@@ -9,7 +9,7 @@ from openpyxl import Workbook, load_workbook
 from lab.extensions import db
 from lab.models import Adjustment, Classroom, Enrollment, Event, Group, Run, Seat, User
 from lab.runs import grade_run
-from tests.conftest import doc, login, make_user, post
+from tests.helpers import doc, login, make_user, post
 
 
 def xlsx(rows):
@@ -63,12 +63,13 @@ def test_import_a_40_student_xlsx_then_reimport_updates(teacher):
     r = upload(client, classroom, "roster.xlsx", xlsx(changed))
     assert r.status_code == 302
     assert db.session.query(User).filter_by(is_instructor=False).count() == 40
-    assert db.session.scalar(db.select(User.name).where(User.username == "20260001")) == "改名的学生"
+    renamed = db.session.scalar(db.select(User.name).where(User.username == "20260001"))
+    assert renamed == "改名的学生"
 
 
 def test_csv_with_english_headers_and_students_can_log_in(teacher, app):
     client, classroom = teacher
-    data = "student number,name,e-mail\n1001,Ann Lee,\n1002,Bo Wu,bo@uni.edu\n".encode()
+    data = b"student number,name,e-mail\n1001,Ann Lee,\n1002,Bo Wu,bo@uni.edu\n"
     assert upload(client, classroom, "roster.csv", data).status_code == 302
     password = db.session.scalar(db.select(Enrollment.initial_password).join(User).where(
         User.username == "1001"))
@@ -202,7 +203,7 @@ def test_injected_stock_loss_is_an_event_in_the_replay(running):
     r = post(client, f"/classroom/assignment/{assignment_id}/inject",
              {"action": "inject_stock_loss", "run": str(run.id), "sku": "TEA-250", "qty": "30"})
     assert r.status_code == 302
-    from tests.conftest import stock
+    from tests.helpers import stock
     assert stock(run, "TEA-250") == 70
     event = db.session.scalar(db.select(Event).where(Event.action == "inject_stock_loss"))
     assert event.actor == "instructor" and event.run_id == run.id
@@ -265,7 +266,7 @@ def test_another_instructor_sees_nothing_of_this_class(running, app):
 def test_students_join_with_the_class_code(teacher, app):
     client, classroom = teacher
     student = app.test_client()
-    from tests.conftest import csrf_token
+    from tests.helpers import csrf_token
     token = csrf_token(student, "/auth/register")
     r = student.post("/auth/register", data={
         "csrf_token": token, "join_code": classroom.join_code.lower(), "student_no": "S100",
@@ -387,7 +388,7 @@ def test_a_student_who_registered_late_is_moved_into_a_group(class_of_40, app):
 def test_every_exported_number_is_the_grading_function_s(running, app):
     client, classroom, assignment_id = running
     from lab.headless import drive
-    from tests.conftest import play
+    from tests.helpers import play
     runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
     drive(runs[0])                     # group 1's bots complete the scenario (full points)
     play(runs[1], until="ship")        # group 2 is half way ("show me": no points)
@@ -455,7 +456,7 @@ def inject(client, assignment_id, action, run=None, **fields):
 
 def test_each_injection_is_an_instructor_event_of_the_group_it_was_sent_to(running, app):
     client, classroom, assignment_id = running
-    from tests.conftest import balance, play
+    from tests.helpers import balance, play
     runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
     paid, received = runs[0], runs[1]
     play(paid, until="confirm-payment")
@@ -487,7 +488,7 @@ def test_each_injection_is_an_instructor_event_of_the_group_it_was_sent_to(runni
 
 def test_an_injection_names_a_run_of_this_assignment_only(running, app):
     client, classroom, assignment_id = running
-    from tests.conftest import start_run
+    from tests.helpers import start_run
     stranger = start_run("b2c-normal")
     r = post(client, f"/classroom/assignment/{assignment_id}/inject",
              {"action": "inject_stock_loss", "run": str(stranger.id), "sku": "TEA-250",
@@ -503,7 +504,7 @@ def test_an_injection_names_a_run_of_this_assignment_only(running, app):
 def test_the_board_shows_progress_mistakes_who_is_next_and_only_clock_buttons_that_apply(
         running, app):
     client, classroom, assignment_id = running
-    from tests.conftest import play
+    from tests.helpers import play
     runs = db.session.scalars(db.select(Run).order_by(Run.id)).all()
     play(runs[0], until="ship")
     supplier = student_of(runs[1], "supplier")
@@ -647,7 +648,7 @@ def test_another_instructor_cannot_act_on_this_class(running, app):
 
 def test_the_replay_marks_what_did_not_count(running, app):
     client, classroom, assignment_id = running
-    from tests.conftest import act
+    from tests.helpers import act
     run = db.session.scalars(db.select(Run).order_by(Run.id)).first()
     act(run, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 3}],
         payment="bank_transfer")  # the scenario checks for 2

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL, _pg_url
+from tests.helpers import PG_URL, _pg_url
 
 pytestmark = pytest.mark.slow
 
@@ -123,7 +123,7 @@ def seed(env: dict) -> list[dict]:
         assignment = assign(room, load_file(ROOT / "scenarios" / "b2c-normal.yaml"), groups,
                             teacher.id)
         seeded = []
-        for run, group in zip(assignment.runs, groups):
+        for run, group in zip(assignment.runs, groups, strict=True):
             run.bot_delay_seconds = 0
             start(run, by=teacher.id)
             seeded.append({"run": run.id, "group": group.number})

@@ -6,7 +6,7 @@ from lab.engine import Actor, perform
 from lab.errors import Forbidden, InvalidInput, NotAllowed
 from lab.extensions import db
 from lab.models import Document, Product, StockMove
-from tests.conftest import act, balance, doc, play, start_run, stock
+from tests.helpers import act, balance, doc, play, start_run, stock
 
 pytestmark = pytest.mark.usefixtures("english")
 GIFT = {"sku": "GIFT-01", "name": "Spring tea gift box", "price": "198.00", "stock": 10,

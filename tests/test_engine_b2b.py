@@ -8,7 +8,7 @@ from lab.engine.actions.b2b import verify_contract
 from lab.errors import AlreadyDone, Forbidden, InvalidInput, NotAllowed
 from lab.extensions import db
 from lab.models import Document
-from tests.conftest import act, balance, doc, play, start_run, stock
+from tests.helpers import act, balance, doc, play, start_run, stock
 
 pytestmark = pytest.mark.usefixtures("english")
 PASSWORD = "harbour-2026"

@@ -7,7 +7,7 @@ import pytest
 from lab.errors import AlreadyDone, Forbidden, InvalidInput, NotAllowed
 from lab.extensions import db
 from lab.models import Document, StockMove
-from tests.conftest import act, balance, doc, play, start_run, stock
+from tests.helpers import act, balance, doc, play, start_run, stock
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -19,7 +19,7 @@ from lab.errors import AlreadyDone, NotAllowed
 from lab.extensions import db
 from lab.models import Document, Party, Product
 from lab.runs import grade_run, scenario_of
-from tests.conftest import events, start_run
+from tests.helpers import events, start_run
 
 ROOT = Path(__file__).resolve().parent.parent
 SLUGS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
@@ -154,7 +154,7 @@ def test_walking_a_scenario_keeps_the_engine_promises(app, slug):
 
 
 def test_confirming_cash_on_delivery_after_shipping_names_the_delivery(app):
-    from tests.conftest import doc, play
+    from tests.helpers import doc, play
     run = play(start_run("b2c-escrow-cod"), until="cod-deliver")
     cod = doc(run, "order", 2)
     assert (cod.state, cod.payment) == ("shipped", "unpaid")
@@ -163,7 +163,7 @@ def test_confirming_cash_on_delivery_after_shipping_names_the_delivery(app):
 
 
 def test_the_dry_run_knows_a_shortage_was_forwarded(app):
-    from tests.conftest import doc, play
+    from tests.helpers import doc, play
     run = play(start_run("b2c-out-of-stock"), until="po")
     order = doc(run, "order")
     with pytest.raises(AlreadyDone):

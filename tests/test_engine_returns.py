@@ -6,7 +6,7 @@ import pytest
 from lab.errors import AlreadyDone, InvalidInput, NotAllowed
 from lab.extensions import db
 from lab.models import Document
-from tests.conftest import act, balance, doc, play, start_run, stock
+from tests.helpers import act, balance, doc, play, start_run, stock
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -8,7 +8,7 @@ from lab.errors import AlreadyDone, Forbidden, InvalidInput, NotAllowed
 from lab.models import Document, StockMove
 from lab.runs import create_run
 from lab.scenario import load
-from tests.conftest import SCENARIOS, act, balance, doc, events, play, start_run, stock
+from tests.helpers import SCENARIOS, act, balance, doc, events, play, start_run, stock
 
 
 def test_normal_order_moves_stock_and_money(app):

@@ -4,7 +4,7 @@ import pytest
 
 from lab.extensions import db
 from lab.models import Document, Event
-from tests.conftest import balance, doc, login, make_user, post, start_run, stock
+from tests.helpers import balance, doc, login, make_user, post, start_run, stock
 
 ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
 

@@ -8,7 +8,7 @@ from lab.extensions import db
 from lab.models import Classroom, Document, Event
 from lab.plan import plan
 from lab.runs import grade_run
-from tests.conftest import login, make_user, post, start_run
+from tests.helpers import login, make_user, post, start_run
 
 EN = {"Accept-Language": "en"}
 KEY = re.compile(r'name="request_key" value="([^"]+)"')
@@ -22,7 +22,8 @@ def test_form_keys_are_random_tokens_different_on_every_page(app):
     ann = make_user("ann")
     run = start_run("b2c-normal", seats={"buyer": [ann.id]})
     client = login(app.test_client(), "ann")
-    first, second = keys_on(client, f"/run/{run.id}/buyer/"), keys_on(client, f"/run/{run.id}/buyer/")
+    console = f"/run/{run.id}/buyer/"
+    first, second = keys_on(client, console), keys_on(client, console)
     assert first and second
     keys = first + second
     assert len(set(keys)) == len(keys)  # no two forms, no two page loads share one

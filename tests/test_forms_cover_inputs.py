@@ -10,7 +10,7 @@ from lab.extensions import db
 from lab.models import Document, Event
 from lab.runs import grade_run, scenario_of
 from lab.scenario import load_file
-from tests.conftest import SCENARIOS, balance, doc, login, make_user, play, start_run, stock
+from tests.helpers import SCENARIOS, balance, doc, login, make_user, play, start_run, stock
 
 # Actions a student starts from a panel form of their own, not from /act/<action>: the form
 # (by the end of its URL) and the inputs it carries.

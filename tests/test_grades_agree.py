@@ -16,7 +16,7 @@ from lab.headless import drive
 from lab.models import Classroom, Enrollment, Group, Run, User
 from lab.plan import plan
 from lab.runs import grade_run
-from tests.conftest import doc, login, make_user, post
+from tests.helpers import doc, login, make_user, post
 
 EN = {"Accept-Language": "en"}
 COMMENT = "Helped group 2 find the bank transfer"
@@ -48,7 +48,7 @@ def group_of_three(app):
     login(teacher, "teacher")
     post(teacher, "/classroom/new", {"name": "Class A"})
     classroom = db.session.scalar(db.select(Classroom))
-    data = ("student number,name\n3001,Ann Lee\n3002,Bo Wu\n3003,Cai Yun\n").encode()
+    data = b"student number,name\n3001,Ann Lee\n3002,Bo Wu\n3003,Cai Yun\n"
     post(teacher, f"/classroom/{classroom.id}/roster",
          {"roster": (io.BytesIO(data), "roster.csv")}, content_type="multipart/form-data")
     assert post(teacher, f"/classroom/{classroom.id}/groups", {"size": "3"}).status_code == 302

@@ -19,7 +19,8 @@ world:
   vendors: [{key: v, name: V}]
   products: [{sku: A1, name: A, price: 10, stock: 5, vendor: v}]
 script:
-  - {id: order, role: buyer, action: place_order, with: {lines: [{sku: A1, qty: 8}], payment: bank_transfer}, points: 5}
+  - {id: order, role: buyer, action: place_order,
+     with: {lines: [{sku: A1, qty: 8}], payment: bank_transfer}, points: 5}
   - {id: accept, role: supplier, action: accept_order, points: 5}
   - {id: shortage, role: supplier, action: forward_shortage, check: {qty: 3}, points: 10}
   - {id: po, role: purchasing, action: create_purchase_order, check: {qty: ">=3"}, points: 10}

@@ -5,7 +5,7 @@ import threading
 
 from lab.extensions import db
 from lab.models import Classroom, Group
-from tests.conftest import csrf_token, login, make_user, post
+from tests.helpers import csrf_token, login, make_user, post
 from tests.test_repair import roster
 
 
@@ -31,8 +31,6 @@ def test_groups_formed_from_eight_tabs_at_once_make_one_set_and_no_500(app):
                                   data={"size": "4", "csrf_token": token}).status_code)
         except Exception as error:  # the test client raises what would be a 500
             errors.append(error)
-        finally:
-            db.session.remove()
 
     threads = [threading.Thread(target=press, args=tab) for tab in tabs]
     for thread in threads:

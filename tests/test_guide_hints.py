@@ -4,7 +4,7 @@ import re
 
 from lab.extensions import db
 from lab.models import Run
-from tests.conftest import act, login, make_user, play, start_run
+from tests.helpers import act, login, make_user, play, start_run
 
 B2B_SIX = ["buyer", "supplier", "warehouse", "purchasing", "finance", "logistics"]
 
@@ -18,8 +18,8 @@ def practice(slug, roles, username="solo"):
 
 def guide_step(page: str, step: str) -> str:
     """The guide's block of one step (the markup between its div and the next step's)."""
-    match = re.search(r'<div class="guide-step[^"]*" data-step="%s".*?(?=<div class="guide-step|'
-                      r'<a class="small" href="[^"]*/map")' % re.escape(step), page, re.S)
+    match = re.search(rf'<div class="guide-step[^"]*" data-step="{re.escape(step)}".*?'
+                      r'(?=<div class="guide-step|<a class="small" href="[^"]*/map")', page, re.S)
     assert match, f"the guide shows no step {step}"
     return match.group(0)
 

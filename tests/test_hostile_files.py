@@ -20,7 +20,7 @@ from openpyxl import Workbook
 from lab.extensions import db
 from lab.models import Assignment, Classroom, Enrollment, Run, User
 from lab.scenario import MAX_ALIASES
-from tests.conftest import login, make_user, post
+from tests.helpers import login, make_user, post
 
 EN = {"Accept-Language": "en"}
 LIBRARY = Path(__file__).parent.parent / "scenarios"
@@ -95,7 +95,7 @@ def test_an_alias_bomb_in_an_uploaded_scenario_is_refused_before_it_expands(grou
     bomb, expanded = alias_bomb()
     assert expanded > 100 * MB  # what storing the title below would write
     text = base_scenario().replace("title:", "title_was:", 1) + bomb + \
-        f"title: {{en: *l7, zh: 炸弹}}\n"
+        "title: {en: *l7, zh: 炸弹}\n"
     data = text.encode()
     assert len(data) < 8 * 1024
     before = snapshot()

@@ -9,7 +9,7 @@ from lab.extensions import db
 from lab.models import Classroom, Event, Group, Run
 from lab.runs import CLOCK_ACTIONS, grade_run
 from lab.scenario import load_file
-from tests.conftest import SCENARIOS, doc, login, make_user, post
+from tests.helpers import SCENARIOS, doc, login, make_user, post
 
 EN = {"Accept-Language": "en"}
 
@@ -212,7 +212,7 @@ def test_the_replay_shows_the_clock_as_readable_lines(lesson):
     lines = [row.split("</tr>")[0] for row in page.split('class="replay-row replay-clock')[1:]]
     assert len(lines) == 4
     for line, text in zip(lines, ("Started by 周老师", "Paused by 周老师", "Resumed by 周老师",
-                                  "Ended by 周老师")):
+                                  "Ended by 周老师"), strict=True):
         assert text in line
     assert "<th>Instructor</th>" not in page  # the clock is nobody's lane
     zh = lesson["client"].get(f"/classroom/run/{run.id}/replay",

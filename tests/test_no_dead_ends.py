@@ -83,7 +83,7 @@ from lab.plan import Plan, bot_password, document_for, plan, step_params, with_d
 from lab.rules import one_look
 from lab.runs import create_run, grade_run
 from lab.scenario import DEFAULT_BALANCE, load_file
-from tests.conftest import balance, make_user, start_run, stock
+from tests.helpers import balance, make_user, start_run, stock
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = sorted((ROOT / "scenarios").glob("*.yaml"))

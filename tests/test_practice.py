@@ -4,7 +4,7 @@ import re
 from lab.extensions import db
 from lab.models import Event, Run, Seat
 from lab.runs import grade_run
-from tests.conftest import doc, login, make_user, post
+from tests.helpers import doc, login, make_user, post
 
 
 FIVE = ["buyer", "supplier", "finance", "warehouse", "logistics"]

@@ -5,7 +5,7 @@ from lab.engine import Actor, perform
 from lab.errors import AlreadyDone, DomainError
 from lab.extensions import db
 from lab.models import Document, Event, Transfer
-from tests.conftest import act, balance, doc, start_run, stock
+from tests.helpers import act, balance, doc, start_run, stock
 
 
 def race(app, n, fn):

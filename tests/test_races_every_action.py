@@ -12,7 +12,7 @@ from lab.models import Event, Run
 from lab.plan import plan
 from lab.runs import grade_run, scenario_of
 from lab.verify import verify
-from tests.conftest import SCENARIOS, play, start_run
+from tests.helpers import SCENARIOS, play, start_run
 from tests.test_races import race
 
 TIMES = 20
@@ -38,7 +38,7 @@ def test_every_step_pressed_twenty_times_at_once_happens_once(app, slug):
         doc_id = move.doc.id if move.doc is not None else None
         before = accepted(run.id, move.action)
 
-        def press(i, move=move, doc_id=doc_id, key=f"storm-{step.id}"):
+        def press(i, run=run, move=move, doc_id=doc_id, key=f"storm-{step.id}"):
             return perform(run.id, Actor(move.role, "bot"), move.action, doc_id,
                            dict(move.params), request_key=key, record_refusal=False)
 

@@ -12,7 +12,7 @@ from lab.headless import drive
 from lab.models import Event, Run
 from lab.runs import grade_run
 from lab.scenario import load, validate
-from tests.conftest import doc, login, make_user, post, start_run
+from tests.helpers import doc, login, make_user, post, start_run
 
 EN = {"Accept-Language": "en"}
 T0 = datetime(2026, 11, 23, 9, 0, 0)
@@ -177,7 +177,7 @@ def test_the_lab_report_and_grade_sheet_show_what_the_cap_left_out(app, group):
     from lab.models import Classroom, Group
     from lab.classroom import work
     from lab.scenario import load_file
-    from tests.conftest import SCENARIOS
+    from tests.helpers import SCENARIOS
     run, ann, bo, ann_client, bo_client = group
     teacher = make_user("zhou", is_instructor=True)
     classroom = Classroom(name="一班", instructor_id=teacher.id, join_code="CAPS01")

@@ -13,7 +13,7 @@ from sqlalchemy import event as sa_event
 from lab.extensions import db
 from lab.models import Classroom, Enrollment, Event, Run, Seat, User
 from lab.runs import grade_run
-from tests.conftest import doc, login, make_user, play, post
+from tests.helpers import doc, login, make_user, play, post
 
 EN = {"Accept-Language": "en"}
 
@@ -214,7 +214,7 @@ def test_only_the_owning_instructor_marks(lesson):
     buyer, _user = student(lesson, run, "buyer")
     assert buyer.get(f"/classroom/run/{run.id}/repair").status_code == 403
     assert post(buyer, f"/classroom/run/{run.id}/mark", data).status_code == 403
-    from tests.conftest import start_run
+    from tests.helpers import start_run
     practice = start_run("b2c-normal", owner_id=db.session.scalar(
         db.select(User.id).where(User.username == "teacher")))  # not a class run
     assert post(lesson["client"], f"/classroom/run/{practice.id}/mark", data).status_code == 404
@@ -359,7 +359,7 @@ def test_a_mark_that_leaves_a_dead_end_says_so_at_once(lesson, stuck):
 def test_the_board_costs_no_query_for_groups_it_does_not_flag(lesson, monkeypatch):
     """Flags are read from the events the board grades from; a flagged group's plan is kept
     until its run changes, so refreshing the board does not plan again."""
-    app, (stalled, busy) = lesson["app"], lesson["runs"]
+    app, (stalled, _busy) = lesson["app"], lesson["runs"]
     app.config["STALL_MINUTES"] = 3
     from lab.classroom import repair
     counted = {"queries": 0, "plans": 0}

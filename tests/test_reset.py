@@ -9,7 +9,7 @@ from lab.classroom import repair
 from lab.extensions import db
 from lab.models import Document, Event, Party, Product, Run
 from lab.runs import grade_run, scenario_of
-from tests.conftest import SCENARIOS, balance, doc, login, make_user, play, post, start_run, stock
+from tests.helpers import SCENARIOS, balance, doc, login, make_user, play, post, start_run, stock
 from tests.test_repair import EN, lesson, page, student, text_of  # noqa: F401  (fixture)
 
 ALL = sorted(p.stem for p in SCENARIOS.glob("*.yaml"))

@@ -14,7 +14,7 @@ import pytest
 from lab.extensions import db
 from lab.join_codes import shown
 from lab.models import Classroom, Enrollment, UploadReport, User
-from tests.conftest import login, make_user, post
+from tests.helpers import login, make_user, post
 
 EN = {"Accept-Language": "en"}
 

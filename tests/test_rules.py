@@ -5,10 +5,10 @@ import json
 import pytest
 import yaml
 
-from conftest import SCENARIOS, act, doc, events, make_user, start_run, stock
+from tests.helpers import SCENARIOS, doc, events, make_user, start_run, stock
 from lab import headless, runs
 from lab.engine import Actor, perform
-from lab.errors import AlreadyDone, DomainError, NotAllowed
+from lab.errors import DomainError, NotAllowed
 from lab.extensions import db
 from lab.models import Document, Run
 from lab.plan import plan
@@ -158,7 +158,8 @@ def test_loose_order_accepts_out_of_order_and_names_the_step_that_came_first(app
     as_student(run, user, "buyer", "pay_order", doc(run, "order"))
     pay = step(run, "pay")
     assert pay.status == "missed"
-    assert pay.reason_text == "Out of order: step 7 “Send payment reminder” (Warehouse) comes first."
+    assert pay.reason_text == ("Out of order: step 7 “Send payment reminder” (Warehouse) "
+                               "comes first.")
     headless.drive(run)
     graded = grade_run(db.session.get(Run, run.id))
     # The reminder can no longer be sent: it is passed over (out of the maximum), and only the
@@ -180,7 +181,8 @@ rules: {unscripted: %s}
 world:
   products: [{sku: A1, name: A, price: 10, stock: 5}]
 script:
-  - {id: order, role: buyer, action: place_order, with: {lines: [{sku: A1, qty: 1}], payment: bank_transfer}, by: bot}
+  - {id: order, role: buyer, action: place_order,
+     with: {lines: [{sku: A1, qty: 1}], payment: bank_transfer}, by: bot}
   - {id: accept, role: supplier, action: accept_order, points: 10}
 scoring: {unscripted_penalty: 2}
 """

@@ -5,7 +5,7 @@ from lab.errors import NotAllowed, NotFound
 from lab.extensions import db
 from lab.models import Run
 from lab.runs import finish, grade_run, pause, resume
-from tests.conftest import act, balance, doc, start_run, stock
+from tests.helpers import act, balance, doc, start_run, stock
 
 
 def test_two_runs_of_one_scenario_do_not_see_each_other(app):

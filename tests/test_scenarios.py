@@ -122,7 +122,8 @@ script:
     ("  - {id: a, role: mall_admin, action: publish_product, with: {sku: N1, name: N, price: 2, "
      "stock: 3}}\n  - {id: b, role: buyer, action: place_order, with: {lines: [{sku: N1, qty: 1}],"
      " payment: bank_transfer}}\n  - {id: c, role: buyer, action: place_order, with: {lines: "
-     "[{sku: N2, qty: 1}], payment: bank_transfer}}", "step 'c' (#3): with.lines: unknown sku 'N2'"),
+     "[{sku: N2, qty: 1}], payment: bank_transfer}}",
+     "step 'c' (#3): with.lines: unknown sku 'N2'"),
 ])
 def test_validator_messages(script, fragment):
     scenario, problems = validate(BASE + script + "\n")

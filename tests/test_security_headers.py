@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from conftest import login
+from tests.helpers import login
 from lab.extensions import db
 from lab.models import Run
 
@@ -93,7 +93,7 @@ def test_the_login_page_and_errors_carry_the_policy_too(client):
 
 def test_served_over_https_the_cookie_is_secure_and_browsers_get_hsts(app):
     from lab import create_app
-    from conftest import _config
+    from tests.helpers import _config
     https = create_app({**_config("sqlite", Path(app.instance_path)), "ECOMLAB_HTTPS": True})
     response = https.test_client().get("/auth/login", base_url="https://lab.example")
     assert "max-age=" in response.headers["Strict-Transport-Security"]
@@ -110,7 +110,7 @@ def test_over_plain_http_no_hsts_and_no_secure_cookie_by_default(client):
 def test_behind_a_proxy_its_forwarded_headers_count(app):
     from flask import request
     from lab import create_app
-    from conftest import _config
+    from tests.helpers import _config
     proxied = create_app({**_config("sqlite", Path(app.instance_path)), "ECOMLAB_HTTPS": True,
                           "ECOMLAB_PROXIES": 1})
     proxied.add_url_rule("/_who", "who", lambda: f"{request.remote_addr} {request.scheme}")
@@ -138,7 +138,7 @@ def demo_server(tmp_path_factory):
     from lab import create_app
     from lab.demo import seed
     from lab.models import Classroom, Enrollment
-    from conftest import make_user
+    from tests.helpers import make_user
     path = tmp_path_factory.mktemp("csp")
     saved = os.environ.get("ECOMLAB_INSTANCE")
     os.environ["ECOMLAB_INSTANCE"] = str(path / "instance")

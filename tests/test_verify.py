@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from lab.extensions import db
 from lab.models import Document, Event, Product
 from lab.verify import verify
-from tests.conftest import doc, play, start_run
+from tests.helpers import doc, play, start_run
 
 
 def cli(app, *args):
