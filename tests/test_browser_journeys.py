@@ -37,10 +37,10 @@ from werkzeug.serving import make_server
 
 from lab import create_app
 from lab.extensions import db
-from tests.conftest import PG_URL, SCENARIOS, _config, _prepare_pg_schema, make_user
+from tests.helpers import PG_URL, SCENARIOS, _config, _prepare_pg_schema, make_user
 from tests.test_browser_b2c import chromium  # noqa: F401 (fixture: skips or fails without it)
-from tests.test_play_by_the_guide import (SKU, best_match, hint_date, hint_money, hint_password,
-                                          hint_qty, hint_rating, hint_stock, name_from_hint)
+from tests.guide_student import (SKU, best_match, hint_date, hint_money, hint_password,
+                                 hint_qty, hint_rating, hint_stock, name_from_hint)
 
 pytestmark = pytest.mark.browser
 
@@ -86,7 +86,7 @@ WRONG = {
 # ---- the server and the people --------------------------------------------------------------
 
 # SQLite by default; JOURNEYS_ON=postgresql serves the journeys from TEST_DATABASE_URL (in this
-# test process's own schema, as tests/conftest.py does).
+# test process's own schema, as tests/helpers.py does).
 ON_POSTGRESQL = os.environ.get("JOURNEYS_ON") == "postgresql" and bool(PG_URL)
 
 
