@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 from flask_babel import force_locale
 
 lab_cli = AppGroup("lab", help="ecomlab commands: check, autoplay, play, demo, create-admin, "
-                                "translations, verify, export, import.")
+                                "translations, verify, export, import, cleanup.")
 
 
 def _cli_locale() -> str:
@@ -259,6 +259,19 @@ def _needs_tables() -> None:
         click.echo("The database has no tables yet: run ./scripts/run.sh once, or "
                    ".venv/bin/flask --app run db upgrade, then try again.", err=True)
         sys.exit(2)
+
+
+@lab_cli.command("cleanup")
+def cleanup_command():
+    """Delete the temporary accounts ("try a scenario now") made more than a day ago, with their
+    practice runs and all they own. Also done whenever a new temporary account is made; run it
+    from cron (e.g. hourly) on a lab where nobody tries for days."""
+    from .auth.temporary import remove_expired
+    from .extensions import db
+    _needs_tables()
+    removed = remove_expired()
+    db.session.commit()
+    click.echo(f"Removed {removed} temporary account(s) older than a day, with their runs.")
 
 
 @lab_cli.command("verify")

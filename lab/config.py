@@ -229,6 +229,11 @@ def from_environment(instance_path: str) -> dict:
         "JOIN_CODE_LIMIT_PER_ADDRESS": "20 per minute",
         "REGISTER_LIMIT_PER_ADDRESS": "300 per hour",
         "PASSWORD_LIMIT_PER_ACCOUNT": "10 per minute",
+        # "Try a scenario now" (a temporary account and a practice run each) per client
+        # address: enough for a room behind one NAT address to try it at once, not for a
+        # script filling the database.
+        "TRY_NOW_LIMIT_PER_ADDRESS": os.environ.get("TRY_NOW_LIMIT_PER_ADDRESS",
+                                                    "").strip() or "60 per hour",
         # Seconds a bot waits after the last event before acting, so students see it happen.
         "BOT_DELAY_SECONDS": float(os.environ.get("BOT_DELAY_SECONDS", "2")),
         # Seconds between a console's polls for news.

@@ -20,6 +20,7 @@ from .errors import DomainError, render
 from .extensions import db
 from .i18n import current_language
 from .models import Enrollment, Run, Seat
+from .models.run import ROLES
 
 bp = Blueprint("main", __name__)
 
@@ -109,8 +110,10 @@ def _texts(values) -> list[str]:
 
 @bp.route("/")
 def home():
+    """Anonymous visitors: the landing page (what the lab is, for whom, the ways in, "try a
+    scenario now"). Logged in: instructors their classes, everyone else their seats and classes."""
     if not current_user.is_authenticated:
-        return redirect(url_for("auth.login"))
+        return render_template("landing.html", roles=ROLES)
     if is_staff(current_user):
         return redirect(url_for("classroom.index"))
     seats = db.session.execute(

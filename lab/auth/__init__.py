@@ -1,10 +1,12 @@
-"""Login, logout, self-registration with a class's join code, and changing one's password.
+"""Login, logout, self-registration with a class's join code, changing one's password, and
+"try a scenario now": a temporary self-learner account with a practice run (temporary.py), which
+its user may keep under a username of their own.
 
 Usernames follow one rule (lab/models/user.py: normalize_username); a login checks one password
 hash whether or not the account exists; each session carries its account's session generation,
 so logging out or changing the password ends every earlier session, even a copied cookie; the
 doors where guessing pays are rate limited (limits.py)."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -20,13 +22,17 @@ from ..extensions import db, login_manager
 from ..models import Enrollment, find_user
 from ..models.user import authenticate, clean_username, user_for_session
 from ..views import commits, safe_next
-from . import limits
+from . import limits, temporary
 from .accounts import create_user
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-# /login is where people type it by hand: send them to the real page (keeping ?next=).
+# /login and /register are where people type them by hand: send them to the real pages (keeping
+# ?next= and any other argument).
 bp.record_once(lambda state: state.app.add_url_rule(
     "/login", "login_shortcut", lambda: redirect(url_for("auth.login", **request.args))))
+bp.record_once(lambda state: state.app.add_url_rule(
+    "/register", "register_shortcut",
+    lambda: redirect(url_for("auth.register", **request.args))))
 login_manager.login_message = _l("Please log in to open this page.")
 login_manager.login_message_category = "warning"
 
@@ -48,6 +54,9 @@ def too_many_attempts(_error):
     elif request.endpoint in ("auth.register", "auth.join"):
         message = _("Too many wrong join codes or registrations from this computer. Wait a "
                     "minute, check the code with your instructor, then try again.")
+    elif request.endpoint == "auth.try_now":
+        message = _("Too many trial accounts were made from this address in the last hour. "
+                    "Try again later, or log in, or join your class with its code.")
     else:
         message = _("Too many requests. Wait a minute, then try again.")
     return render_template("error.html", code=429, message=message), 429
@@ -142,6 +151,7 @@ def join():
         flash(_("No class has this join code: ask your instructor."), "danger")
         return home, 303
     try:
+        temporary.refuse_class(current_user)
         joined = work.join(current_user, classroom)
     except DomainError as error:
         db.session.rollback()
@@ -181,7 +191,10 @@ class PasswordForm(FlaskForm):
 @commits
 def password():
     """Every logged-in user changes their own password (knowing the current one). Every other
-    session of the account ends; this one goes on."""
+    session of the account ends; this one goes on. A temporary account has no password its
+    user knows: it chooses one by keeping the account."""
+    if current_user.is_temporary:
+        return redirect(url_for("auth.keep"))
     form = PasswordForm()
     status = 200
     if form.validate_on_submit():
@@ -200,3 +213,69 @@ def password():
     elif form.is_submitted():
         status = 400
     return render_template("auth/password.html", form=form), status
+
+
+@bp.route("/try", methods=["POST"])
+@limits.try_now
+@commits
+def try_now():
+    """"Try a scenario now": a temporary self-learner account with a practice run, logged in
+    and sent to the run's first console. Someone logged in already goes to their practice
+    page."""
+    if current_user.is_authenticated:
+        return redirect(url_for("practice.index"), 303)
+    try:
+        user, run, first = temporary.start_trial(current_app.config["BOT_DELAY_SECONDS"])
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return redirect(url_for("main.home"), 303)
+    login_user(user)
+    flash(_("A temporary account was made for you, with a practice run: follow the guide on "
+            "each page. Switch departments from the bar at the top."), "success")
+    return redirect(url_for(f"{first}.index", run_id=run.id), 303)
+
+
+class KeepForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[
+        DataRequired(), Length(min=3, max=40),
+        Regexp(r"^[A-Za-z0-9_.-]+$", message=_l("Letters, digits, -, _ and . only."))],
+        filters=[clean_username])
+    name = StringField(_l("Name (optional)"), validators=[Length(max=100)])
+    password = PasswordField(_l("Password"), validators=[
+        DataRequired(), Length(min=8, max=128, message=_l("At least 8 characters."))])
+    confirm = PasswordField(_l("Password again"), validators=[
+        DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+@bp.route("/keep", methods=["GET", "POST"])
+@login_required
+@limits.keep
+@commits
+def keep():
+    """A temporary account becomes a real self-learner's account: a username and a password of
+    its user's own; its practice runs stay. Any other account has nothing to keep."""
+    if not current_user.is_temporary:
+        return redirect(url_for("main.home"))
+    form = KeepForm()
+    status = 200
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            temporary.keep(user, form.username.data, form.password.data, form.name.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.username.errors.append(error.message)
+        except IntegrityError:  # the same username taken at the same moment
+            db.session.rollback()
+            form.username.errors.append(_("The username %(name)s is taken: choose another "
+                                          "one.", name=form.username.data))
+        else:
+            login_user(user)  # this session, with the new session generation
+            flash(_("Your account is kept: next time, log in as %(name)s with your password.",
+                    name=user.username), "success")
+            return redirect(url_for("main.home"))
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("auth/keep.html", form=form), status

@@ -1,4 +1,5 @@
-"""Rate limits where guessing pays: passwords (login, the current password) and join codes.
+"""Rate limits where guessing pays: passwords (login, the current password) and join codes;
+and on "try a scenario now", which makes an account and a run with each click.
 
 Only failures count (a view calls `count_failure()`), so a whole class logging in at once
 from behind one NAT address is never slowed; a guesser is stopped after a few tries per
@@ -62,3 +63,10 @@ join = _stack(
 # Wrong current passwords on the password form, per account.
 password = limiter.limit(_setting("PASSWORD_LIMIT_PER_ACCOUNT"), key_func=_logged_in_account,
                          methods=["POST"], deduct_when=_failed)
+
+# "Try a scenario now" makes a temporary account and a practice run: every click counts, per
+# address.
+try_now = limiter.limit(_setting("TRY_NOW_LIMIT_PER_ADDRESS"), methods=["POST"])
+
+# A temporary account kept under a username of its own, per address (as registrations).
+keep = limiter.limit(_setting("REGISTER_LIMIT_PER_ADDRESS"), methods=["POST"])

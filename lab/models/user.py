@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import String, select, update
+from sqlalchemy import String, false, select, update
 from sqlalchemy.orm import Mapped, mapped_column, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -74,6 +74,11 @@ class User(UserMixin, db.Model):
     # Written into every session at login; bumping it (logout, password change) makes every
     # session issued before unusable, including a copied cookie.
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # A temporary self-learner's account, made by "try a scenario now" (lab/auth/temporary.py):
+    # nobody knows its password; it and all it owns are deleted a day after it was made, unless
+    # its user keeps it (chooses a username and a password).
+    is_temporary: Mapped[bool] = mapped_column(default=False, server_default=false(),
+                                               index=True)
 
     @validates("username")
     def _set_username(self, _key, value: str) -> str:
