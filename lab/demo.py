@@ -1,14 +1,13 @@
 """The demo the local quick start shows (lab/startup.py; a class start never seeds it, only an
 explicit `flask --app run lab demo` does): an instructor, a class with one student per role playing
-b2c-normal, and a self-learner holding all seven seats in a practice run. Idempotent: running it
-again changes nothing that exists."""
+b2c-normal (every console can be tried), and a self-learner holding every seat of b2c-normal in a
+practice run. Idempotent: running it again changes nothing that exists."""
 from flask import current_app
 from sqlalchemy import select
 
 from .auth.accounts import create_user
 from .extensions import db
 from .models import Assignment, Classroom, Enrollment, Group, Run, User, find_user
-from .models.run import ROLES
 from .runs import create_run
 from .scenario import LIBRARY_DIR, load_file
 
@@ -71,7 +70,7 @@ def seed() -> None:
         scenario = load_file(LIBRARY_DIR / "b2c-normal.yaml")
         create_run(scenario, kind="solo", owner_id=learner.id, start=True, commit=False,
                    bot_delay=current_app.config["BOT_DELAY_SECONDS"],
-                   seats={role: [learner.id] for role in ROLES})
+                   seats={role: [learner.id] for role in scenario.roles})
     db.session.commit()  # a command's edge: everything above, or nothing
 
 
@@ -91,7 +90,7 @@ ecomlab is running: open {address}/  (database: {masked_database_url(app)})
 Demo accounts (password for all: {DEMO_PASSWORD})
   instructor      teacher      class "演示班 Demo class" (join code DEMO2026), run b2c-normal
   lab admin       admin        creates instructor accounts
-  self-learner    learner      a practice run holding all seven seats
+  self-learner    learner      a practice run holding every seat of b2c-normal
   students        {', '.join(f'{u} ({r})' for u, (_, r) in DEMO_STUDENTS.items())}
 """
 

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from . import bots, flowmap
+from . import bots, flowmap, runs
 from .engine.labels import action_label, role_label
 from .extensions import db
 from .i18n import money, text
@@ -18,7 +18,7 @@ from .classroom.access import solo_run_or_404, watchable_run_or_404
 from .classroom.grades import final
 from .plan import plan
 from .rules import fill_in, world_values
-from .runs import create_run, grade_run, scenario_of
+from .runs import acting_roles, create_run, grade_run, scenario_of
 from .scenario import library
 from .views import commits
 
@@ -28,14 +28,59 @@ bp = Blueprint("practice", __name__, url_prefix="/practice")
 @bp.route("/")
 @login_required
 def index():
-    runs = db.session.scalars(select(Run).where(Run.owner_id == current_user.id,
+    mine = db.session.scalars(select(Run).where(Run.owner_id == current_user.id,
                                                 Run.kind == "solo").order_by(Run.id.desc()))
-    progress = {}
-    for run in runs:
-        graded = grade_run(run)
-        progress[run.id] = (run, graded.resolved_count, len(graded.steps), graded.completed)
-    return render_template("practice/index.html", scenarios=library(), runs=progress.values(),
-                           roles=ROLES)
+    return render_template("practice/index.html", scenarios=library(),
+                           runs=[progress(run) for run in mine], roles=ROLES,
+                           acting=acting_roles)
+
+
+def progress(run: Run) -> dict:
+    """What the list of practice runs shows of a run: steps done of all, the score so far, and
+    the next step with who does it (so a stuck run says where it stands)."""
+    graded = grade_run(run)
+    following = graded.next_steps()
+    step = following[0] if following else None
+    return {"run": run, "done": graded.resolved_count, "total": len(graded.steps),
+            "score": graded.score, "max": graded.max_score, "completed": graded.completed,
+            "next": {"role": role_label(step.role, run.mode),
+                     "action": action_label(step.action)} if step is not None else None}
+
+
+@bp.route("/run/<int:run_id>/restart", methods=["POST"])
+@login_required
+@commits
+def restart(run_id):
+    """A fresh run of the same scenario with the same seats, in place of this one."""
+    run = db.session.get(Run, run_id)
+    if run is None:  # pressed twice, or in another tab: the first press did it
+        flash(_("That practice run was already restarted or abandoned."), "info")
+        return redirect(url_for("practice.index")), 303
+    run = solo_run_or_404(run_id)
+    fresh = runs.restart(run)
+    if fresh is None:
+        flash(_("That practice run was already restarted or abandoned."), "info")
+        return redirect(url_for("practice.index")), 303
+    flash(_("Practice restarted from the beginning: %(title)s.", title=text(fresh.title)),
+          "success")
+    first = next((s.role for s in scenario_of(fresh).steps if s.role in fresh.held_roles()),
+                 None)
+    if first is None:
+        return redirect(url_for("practice.index")), 303
+    return redirect(url_for(f"{first}.index", run_id=fresh.id)), 303
+
+
+@bp.route("/run/<int:run_id>/abandon", methods=["POST"])
+@login_required
+@commits
+def abandon(run_id):
+    """Delete a practice run with everything in it (the learner confirmed it first)."""
+    run = db.session.get(Run, run_id)
+    if run is not None:
+        solo_run_or_404(run_id)  # somebody else's run: 404
+        runs.discard(run.id, run.owner_id)
+    flash(_("Practice run abandoned."), "info")
+    return redirect(url_for("practice.index")), 303
 
 
 @bp.route("/start", methods=["POST"])
@@ -47,7 +92,7 @@ def start():
     if scenario is None:
         flash(_("Choose a scenario from the list."), "danger")
         return redirect(url_for("practice.index")), 303
-    chosen = [r for r in request.form.getlist("roles") if r in ROLES]
+    chosen = [r for r in request.form.getlist("roles") if r in acting_roles(scenario)]
     if not chosen:
         flash(_("Choose at least one role to play; bots play the others."), "danger")
         return redirect(url_for("practice.index")), 303

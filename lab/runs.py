@@ -6,12 +6,12 @@ import functools
 from datetime import datetime
 
 from flask import g, has_request_context
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .errors import N_, NotAllowed
 from .extensions import db
 from .grading import EventView, Grade, grade
-from .models import Event, Membership, Party, Product, Run, Seat, StockMove
+from .models import Event, Membership, Party, Product, Run, Seat, StockMove, User
 from .models.base import utcnow
 from .scenario import DEFAULT_BALANCE, Scenario, load
 
@@ -38,10 +38,11 @@ def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None 
               owner_id=owner_id, group_id=group_id, assignment_id=assignment_id)
     db.session.add(run)
     db.session.flush()
-    build_world(run, scenario)
     for role, user_ids in (seats or {}).items():
         for user_id in user_ids:
             db.session.add(Seat(run_id=run.id, user_id=user_id, role=role))
+    db.session.flush()  # the world names the buyer's account after who holds the seat
+    build_world(run, scenario)
     if start:
         run.status, run.started_at = "running", utcnow()
     if commit:
@@ -49,12 +50,18 @@ def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None 
     return run
 
 
+def acting_roles(scenario: Scenario) -> list[str]:
+    """The scenario's roles (`roles:`) with a step a person performs, in their order."""
+    acting = {step.role for step in scenario.steps if step.by != "bot"}
+    return [role for role in scenario.roles if role in acting]
+
+
 def build_world(run: Run, scenario: Scenario) -> None:
     """The opening world of a run: its parties with their bank accounts, products with their
     opening stock (a stock card line each) and, in B2B, the buyer's membership application."""
     world = scenario.world
     accounts = world.get("accounts") or {}
-    parties = [("buyer", "buyer", world["buyer"]["name"]),
+    parties = [("buyer", "buyer", buyer_name(run, scenario)),
                ("company", "company", world["company"]["name"]),
                ("escrow", "escrow", ESCROW_NAME)]
     parties += [(f"vendor:{v['key']}", "vendor", v["name"]) for v in world.get("vendors") or []]
@@ -79,6 +86,35 @@ def build_world(run: Run, scenario: Scenario) -> None:
     if scenario.mode == "b2b" and world["buyer"].get("approved") is False:
         db.session.add(Membership(run_id=run.id, number="HY-0001", state="applied",
                                   party_key="buyer", data={}))
+
+
+# Runs where people hold seats: the buyer's account bears the name of who plays the buyer.
+# (Autoplay and headless runs keep the scenario's persona.)
+NAMED_KINDS = ("class", "solo")
+
+
+def buyer_name(run: Run, scenario: Scenario):
+    """The name of the buyer's bank account: the scenario's persona, with the student who holds
+    the buyer seat. A consumer (B2C) is the student, playing the persona: "张三(林伟)"; a buying
+    company (B2B) is the persona, operated by the student: "海港餐饮有限公司(张三)". With nobody
+    in the seat (bots play it) or in an autoplay run: the persona alone."""
+    persona = scenario.world["buyer"]["name"]
+    if run.kind not in NAMED_KINDS:
+        return persona
+    holders = db.session.execute(
+        select(User.name, User.username).join(Seat, Seat.user_id == User.id)
+        .where(Seat.run_id == run.id, Seat.role == "buyer").order_by(Seat.id)).all()
+    if not holders:
+        return persona
+    names = [(name or username).strip()[:40] for name, username in holders]
+    persona = persona if isinstance(persona, dict) else {"en": persona, "zh": persona}
+    out = {}
+    for lang, sep, left, right in (("en", ", ", " (", ")"), ("zh", "、", "(", ")")):
+        student = sep.join(names)
+        own = persona.get(lang) or next(iter(persona.values()), "")
+        out[lang] = f"{student}{left}{own}{right}" if scenario.mode == "b2c" \
+            else f"{own}{left}{student}{right}"
+    return out
 
 
 def seat(run: Run, user_id: int, role: str) -> None:
@@ -199,3 +235,66 @@ def current_grade(run: Run) -> Grade:
     if key not in cache:
         cache[key] = grade_run(run)
     return cache[key]
+
+
+# ---- a self-learner's practice runs: abandon, restart ------------------------------------------
+
+def discard(run_id: int, owner_id: int) -> bool:
+    """Delete a practice run of this owner with its world, seats and events (delete_runs).
+    False when it is not there any more (a second press of the button, another tab): the first
+    statement writes the run's row, so a second request waits for the first (a row lock on
+    PostgreSQL, the write lock on SQLite) and then finds nothing."""
+    claimed = db.session.execute(
+        update(Run).where(Run.id == run_id, Run.kind == "solo", Run.owner_id == owner_id)
+        .values(last_event_id=Run.last_event_id)
+        .execution_options(synchronize_session=False)).rowcount
+    if not claimed:
+        return False
+    delete_runs([run_id])
+    db.session.expire_all()
+    forget_grades()
+    return True
+
+
+def delete_runs(run_ids: list[int]) -> None:
+    """Delete runs (and the runs archived from them) with every row of their worlds, children
+    before parents. Not left to ON DELETE CASCADE: on PostgreSQL each cascade is a statement of
+    its own, and a product would go before the document lines that name it."""
+    if not run_ids:
+        return
+    run_ids = run_ids + list(db.session.scalars(select(Run.id).where(
+        Run.archived_from_id.in_(run_ids))))
+    ordered = db.metadata.sorted_tables  # parents before children
+    for table in reversed(ordered):
+        if table.name == "run":
+            continue
+        if "run_id" in table.c:
+            db.session.execute(delete(table).where(table.c.run_id.in_(run_ids)))
+            continue
+        for fk in table.foreign_keys:  # a row of a run's row (a document's lines)
+            parent = fk.column.table
+            if "run_id" in parent.c and fk.column.name == "id":
+                db.session.execute(delete(table).where(fk.parent.in_(
+                    select(parent.c.id).where(parent.c.run_id.in_(run_ids)))))
+    db.session.execute(delete(Run).where(Run.archived_from_id.in_(run_ids))
+                       .execution_options(synchronize_session=False))
+    db.session.execute(delete(Run).where(Run.id.in_(run_ids))
+                       .execution_options(synchronize_session=False))
+
+
+def restart(run: Run) -> Run | None:
+    """A fresh run of the same scenario (the text the run started from) with the same seats, in
+    place of this practice run; None when the run was already restarted or abandoned."""
+    scenario = scenario_of(run)
+    seats: dict[str, list[int]] = {}
+    for held in run.seats:
+        seats.setdefault(held.role, []).append(held.user_id)
+    old_id, owner_id, bot_delay = run.id, run.owner_id, run.bot_delay_seconds
+    # The fresh run first, so it never takes the old one's id (SQLite reuses the highest).
+    fresh = create_run(scenario, kind="solo", owner_id=owner_id, seats=seats, start=True,
+                       bot_delay=bot_delay, commit=False)
+    fresh_id = fresh.id
+    if not discard(old_id, owner_id):
+        discard(fresh_id, owner_id)
+        return None
+    return db.session.get(Run, fresh_id)

@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import String, cast, func, literal, select, union_all
 
 from lab.classroom import board, groups, uploads, work
@@ -70,18 +71,23 @@ _CONSOLE_COMMON = {"index": "seat_of_role", "live_parts": "seat_of_role", "act":
 POLICY: dict[str, str] = {
     "static": "public",
     "bootstrap.static": "public",
-    "main.home": "logged_in",  # not @login_required, but anonymous is sent to the login page
+    "main.home": "public",  # anonymous: the landing page; logged in: one's home
     "main.set_language": "public",
     "login_shortcut": "login_alias",
+    "register_shortcut": "public",  # /register: a redirect to the registration page
     "auth.login": "public",
     "auth.register": "public",
     "auth.join": "logged_in",
     "auth.password": "logged_in",
     "auth.logout": "logout",
+    "auth.try_now": "public",  # anonymous: a temporary account (LOGS_IN); others: practice
+    "auth.keep": "logged_in",  # a temporary account kept; any other account: sent home
     "live.poll": "run_watcher",
     "practice.index": "logged_in",
     "practice.start": "logged_in",
     "practice.show_me": "practice_owner",
+    "practice.restart": "practice_owner",
+    "practice.abandon": "practice_owner",
     "practice.flow_map": "run_watcher",
     "practice.done": "run_watcher",
     "classroom.index": "instructor",
@@ -113,6 +119,14 @@ POLICY: dict[str, str] = {
     "finance.ledger": "seat_of_role",
     "warehouse.stock_card": "seat_of_role",
 }
+
+# Routes that log their anonymous sender in ("try a scenario now"): anonymous sends them from a
+# browser of its own, so that the matrix's anonymous client stays anonymous.
+LOGS_IN = {"auth.try_now"}
+
+# Routes that delete the practice run they are about (restart, abandon): in the practice context
+# each is sent about a spare practice run of the same learner, made for it.
+SPENDS_THE_RUN = {"practice.restart", "practice.abandon"}
 
 # Every route about a run (a `run_id` in its URL) is tried on a group's run of a class and on a
 # self-learner's practice run; every other route in the class's context.
@@ -215,8 +229,10 @@ def _values(run: Run, **more) -> dict:
 
 def build_world(app):
     """A class of 14 students in two groups of seven (one role each), each group running
-    b2c-normal with an order placed; another instructor with a class of their own; the admin;
-    two self-learners, one with a practice run holding all seven seats. Everything through the
+    b2c-normal with an order placed (it plays five roles: the mall admin's and the purchaser's
+    students sit beside other holders, and those two consoles are tried in the practice run);
+    another instructor with a class of their own; the admin; two self-learners, one with a
+    practice run holding all seven seats. Everything through the
     lab's own functions, then one test client per account, logged in once."""
     scenario = load_file(SCENARIOS / "b2c-normal.yaml")
     teacher = make_user("teacher", is_instructor=True)
@@ -234,17 +250,23 @@ def build_world(app):
     assignment = work.assign(classroom, scenario, made, teacher.id)
     board.clock(assignment, "start", by=teacher.id)
     runs = sorted(assignment.runs, key=lambda r: r.group_id)
-    holders = [{s.role: s.user_id for s in run.seats} for run in runs]
+    holders = []  # each run's role → its holders (a class run seats only the scenario's roles)
+    for run in runs:
+        held: dict[str, list[int]] = {}
+        for s in sorted(run.seats, key=lambda s: s.id):
+            held.setdefault(s.role, []).append(s.user_id)
+        holders.append(held)
     report = uploads.keep(classroom, teacher.id, "roster", "roster.csv", {"problems": []})
     solo = create_run(scenario, kind="solo", owner_id=learner.id, start=True, bot_delay=0,
                       seats={role: [learner.id] for role in ROLES})
     mine = holders[0]
     class_values = _values(
         runs[0], class_id=classroom.id, assignment_id=assignment.id, report_id=report.id,
-        user_id=mine["buyer"], doc_id=_place_order(runs[0], mine["buyer"]).id)
-    _place_order(runs[1], holders[1]["buyer"])
+        user_id=mine["buyer"][0], doc_id=_place_order(runs[0], mine["buyer"][0]).id)
+    _place_order(runs[1], holders[1]["buyer"][0])
     practice_values = _values(solo, user_id=learner.id, doc_id=_place_order(solo, learner.id).id)
-    other = db.session.scalar(select(Enrollment).where(Enrollment.user_id == holders[1]["buyer"]))
+    other = db.session.scalar(select(Enrollment).where(
+        Enrollment.user_id == holders[1]["buyer"][0]))
     forms = {"classroom.move": {"enrollment": other.id, "group": other.group_id},
              "practice.show_me": {"role": "buyer"}}
 
@@ -266,9 +288,13 @@ def build_world(app):
         ctx = Context(name, run, values, {r: _action_of(r, run.mode) for r in CONSOLES})
         for role in CONSOLES:
             if name == "class":
-                who = {"anonymous": None, "seat_holder": mine[role],
-                       "other_role": mine[ROLES[(ROLES.index(role) + 1) % len(ROLES)]],
-                       "other_group": holders[1][role], "owning_instructor": teacher.id,
+                if role not in mine:  # a role b2c-normal does not play: no seat in a class run
+                    continue
+                others = [r for r in ROLES if r in mine and r != role]
+                who = {"anonymous": None, "seat_holder": mine[role][0],
+                       "other_role": next(u for r in others for u in mine[r]
+                                          if u not in mine[role]),
+                       "other_group": holders[1][role][0], "owning_instructor": teacher.id,
                        "other_instructor": teacher2.id, "admin": admin.id}
             else:
                 who = {"anonymous": None, "practice_owner": learner.id,
@@ -346,9 +372,13 @@ def routes(app):
 
 
 def check(ctx: Context, persona: str, role: str, method: str, url: str, want, data: dict,
-          headers: dict) -> str | None:
-    """Send one persona's request; what is wrong with the answer, or None."""
+          headers: dict, fresh: bool = False) -> str | None:
+    """Send one persona's request (fresh: from a new browser); what is wrong with the answer,
+    or None."""
     client, token = ctx.clients[persona, role]
+    if fresh:
+        client = current_app.test_client()
+        token = csrf_token(client, "/auth/login")
     try:
         response = client.open(url, method=method, headers=headers,
                                data=None if method == "GET" else dict(data, csrf_token=token))
@@ -361,6 +391,16 @@ def check(ctx: Context, persona: str, role: str, method: str, url: str, want, da
             urlsplit(response.location).path == f"/run/{ctx.run.id}/{role}/":
         got = READ_ONLY
     return None if got == want else f"expected {want}, got {got} ({response.status_code})"
+
+
+def spare_run(run: Run) -> int:
+    """A new practice run of the same scenario, owner and seats as `run`."""
+    seats: dict[str, list[int]] = {}
+    for held in run.seats:
+        seats.setdefault(held.role, []).append(held.user_id)
+    spare = create_run(scenario_of(run), kind="solo", owner_id=run.owner_id, seats=seats,
+                       start=True, bot_delay=0)
+    return spare.id
 
 
 def test_every_route_has_a_policy(app):
@@ -391,7 +431,12 @@ def test_the_matrix(app):
             if ctx.name not in (RUN_ROUTE_CONTEXTS if "run_id" in rule.arguments
                                 else ("class",)):
                 continue
+            if ("anonymous", role) not in ctx.clients:
+                continue  # the console of a role the class run does not seat
             url = build_url(adapter, rule, method, ctx, role)
+            if rule.endpoint in SPENDS_THE_RUN and ctx.name == "practice":
+                url = url.replace(f"/run/{ctx.run.id}/", f"/run/{spare_run(ctx.run)}/")
+                last = None  # the spare is new: the next refusals start from a new snapshot
             wants = {p: expected(policy, FACTS[ctx.name, p], method) for p in PERSONAS[ctx.name]}
             refused = [p for p, want in wants.items() if want != ALLOWED]
             allowed = [p for p, want in wants.items() if want == ALLOWED]
@@ -402,7 +447,8 @@ def test_the_matrix(app):
                 before = last or snapshot()
             for persona in refused + allowed:
                 problem = check(ctx, persona, role, method, url, wants[persona],
-                                forms.get(rule.endpoint, {}), headers)
+                                forms.get(rule.endpoint, {}), headers,
+                                fresh=rule.endpoint in LOGS_IN and persona == "anonymous")
                 if problem:
                     problems.append(f"{where} as {persona}: {problem}")
                 tally[wants[persona]] = tally.get(wants[persona], 0) + 1
@@ -424,7 +470,7 @@ def test_the_matrix(app):
         if user_id is None and snapshot() != before:
             problems.append(f"POST {logout} as anonymous changed the database")
         if user_id is not None and got == LOGIN:  # then the session must be over
-            got = LOGGED_OUT if outcome(client.get("/", headers=headers)) == LOGIN else \
+            got = LOGGED_OUT if outcome(client.get("/practice/", headers=headers)) == LOGIN else \
                 "still logged in"
         tally[want] = tally.get(want, 0) + 1
         cases += 1

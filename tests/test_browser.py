@@ -143,6 +143,10 @@ def guided_play(page, base, scenario, password="harbour-2026"):
             return True
         step = page.locator("#guide .guide-step").first
         action = step.get_attribute("data-action")
+        if step.locator("div .badge.bg-secondary").count():  # a bot's step: the lab plays it
+            page.wait_for_timeout(2500)  # on the page's next poll
+            page.reload()
+            continue
         if step.locator("a.switch-to").count():
             step.locator("a.switch-to").click()
             continue

@@ -121,9 +121,30 @@ def test_an_assignment_gives_each_group_one_run_seated_by_its_roles(app):
     assert len(assignment.runs) == 2
     for run in assignment.runs:
         group = next(g for g in made if g.id == run.group_id)
-        assert {(s.role, s.user_id) for s in run.seats} == set(group.roles.items())
+        seats = {(s.role, s.user_id) for s in run.seats}
+        # every member in a seat of a role the scenario plays (b2c-normal: five roles)
+        assert {u for _, u in seats} == set(group.roles.values())
+        assert {r for r, _ in seats} <= set(load_file(SCENARIOS / "b2c-normal.yaml").roles)
+        assert {(r, u) for r, u in group.roles.items() if r in {x for x, _ in seats}} <= seats
         assert run.status != "running" and run.kind == "class"
         assert run.bot_delay_seconds == 7  # the lab's BOT_DELAY_SECONDS
+
+
+def test_a_member_whose_role_the_scenario_does_not_play_sits_beside_another():
+    """b2c-normal plays buyer, supplier, finance, warehouse and logistics: in a group of seven
+    the mall admin's and the purchaser's students are seated too, each beside a holder of a
+    role with the fewest holders, in the order groups hand roles out; nobody idles."""
+    normal = load_file(SCENARIOS / "b2c-normal.yaml")
+    roles = {"mall_admin": 1, "buyer": 2, "supplier": 3, "warehouse": 4, "finance": 5,
+             "purchasing": 6, "logistics": 7}
+    seats = work.seats_for(normal, roles)
+    assert set(seats) == set(normal.roles)
+    assert sorted(u for holders in seats.values() for u in holders) == [1, 2, 3, 4, 5, 6, 7]
+    assert all(roles[role] in holders for role, holders in seats.items())
+    assert sorted(len(h) for h in seats.values()) == [1, 1, 1, 2, 2]
+    # a group of two holds every role twice over: the five roles keep their holders
+    pair = {role: 1 + i % 2 for i, role in enumerate(roles)}
+    assert work.seats_for(normal, pair) == {r: [pair[r]] for r in normal.roles}
 
 
 def test_the_library_is_read_once_and_again_when_a_file_changes(app, tmp_path):

@@ -822,8 +822,8 @@ def test_an_order_the_buyer_cannot_pay_for_is_refused_up_front(app, english):
     with pytest.raises(NotAllowed) as refused:
         as_student(run, user_id, "buyer", "place_order",
                    lines=[{"sku": "TEA-250", "qty": 100}], payment="cash_on_delivery")
-    assert refused.value.message == ("Lin Wei has only 3,000.00 in the bank: this order comes "
-                                     "to 8,800.00.")
+    assert refused.value.message == ("Student (Lin Wei) has only 3,000.00 in the bank: this "
+                                     "order comes to 8,800.00.")  # the student's own account
     assert finished(run) == []  # the bots place the 5 boxes of the script
     graded = grade_run(run)
     assert [loss.text for loss in graded.losses] == [refused.value.message]  # one mistake
@@ -838,8 +838,9 @@ def test_what_unpaid_orders_owe_counts_before_another_order(app, english):
     with pytest.raises(NotAllowed) as refused:  # 32 boxes: 2,816.00 (an unscripted order)
         as_student(run, user_id, "buyer", "place_order", lines=[{"sku": "TEA-250", "qty": 32}],
                    payment="cash_on_delivery")
-    assert refused.value.message == ("Lin Wei has 3,000.00 in the bank, but 260.00 of it is "
-                                     "owed for unpaid orders: this order comes to 2,816.00.")
+    assert refused.value.message == ("Student (Lin Wei) has 3,000.00 in the bank, but 260.00 "
+                                     "of it is owed for unpaid orders: this order comes to "
+                                     "2,816.00.")
     assert finished(run) == []
 
 

@@ -40,6 +40,7 @@ from lab.extensions import db
 from lab.models import (Assignment, Classroom, Document, Enrollment, Group, Product, Run, Seat,
                         User)
 from lab.models.run import ROLES
+from lab.scenario import load_file
 from tests.helpers import SCENARIOS, csrf_token, login, make_user, play
 from tests.test_authorization_matrix import Snapshot, build_world
 
@@ -90,7 +91,8 @@ def put(field: str) -> str:
 
 
 def hostile_scenario() -> str:
-    """b2c-normal with a payload in every text of the scenario format, mall_admin added."""
+    """b2c-normal with a payload in every text of the scenario format, and a mall notice as its
+    last step (so the mall admin has a seat: a class run seats the roles with a step)."""
     data = yaml.safe_load((SCENARIOS / "b2c-normal.yaml").read_text(encoding="utf-8"))
     data["title"] = {"en": put("scenario title (en)"), "zh": put("scenario title (zh)")}
     data["summary"] = {"en": put("scenario summary"), "zh": put("scenario summary (zh)")}
@@ -102,6 +104,8 @@ def hostile_scenario() -> str:
     for product in world["products"]:
         product["name"] = {"en": put(f"product {product['sku']}"),
                            "zh": put(f"product {product['sku']} (zh)")}
+    data["script"].append({"id": "notice", "role": "mall_admin", "action": "post_notice",
+                           "with": {"title": "Spring", "body": "Tea"}, "points": 5})
     for step in data["script"]:
         step["hint"] = {"en": put(f"hint of step {step['id']}"),
                         "zh": put(f"hint of step {step['id']} (zh)")}
@@ -435,6 +439,7 @@ def _roster_file():
 
 # Every POST route: who sends it (context, persona) and a form that would work. A POST route
 # missing here fails the test: a new form cannot be forgotten.
+CLASS_ROLES = set(load_file(SCENARIOS / "b2c-normal.yaml").roles)
 CSRF_FORMS = {
     "auth.login": ("anon", {"username": "s00", "password": "pw123456"}),
     "auth.register": ("anon", {"join_code": "AAAAABBBBB", "student_no": "2026777",
@@ -443,10 +448,15 @@ CSRF_FORMS = {
     "auth.password": (("practice", "other_learner"), {
         "current": "pw123456", "password": "newpass999", "confirm": "newpass999"}),
     "auth.logout": ("fresh", {}),
+    "auth.try_now": ("anon", {}),
+    "auth.keep": (("practice", "other_learner"), {"username": "kept1", "password": "longpass1",
+                                                  "confirm": "longpass1"}),
     "main.set_language": (("class", "seat_holder"), {"next": "/"}),
     "practice.start": (("practice", "other_learner"), {"scenario": "b2c-normal",
                                                        "roles": ["buyer"]}),
     "practice.show_me": (("practice", "practice_owner"), {"role": "buyer"}),
+    "practice.restart": (("practice", "practice_owner"), {}),
+    "practice.abandon": (("practice", "practice_owner"), {}),
     "classroom.new_class": (("class", "owning_instructor"), {"name": "New class"}),
     "classroom.new_instructor": (("class", "admin"), {"username": "t9", "name": "T",
                                                      "password": "longenough1"}),
@@ -465,14 +475,19 @@ CSRF_FORMS = {
     "classroom.report": (("class", "owning_instructor"), {"mark": "80", "comment": "c"}),
     "classroom.reset_run": (("class", "owning_instructor"), {
         "step": "{step_id}", "confirm": "yes", "reason": "r"}),
-    **{f"{role}.act": (("class", "seat_holder"), {"doc": "{doc_id}"}) for role in ROLES},
+    # a console's form, sent by its seat holder: in the matrix's class run (b2c-normal) for the
+    # roles it plays, in the practice run (every seat) for the others
+    **{f"{role}.act": (("class", "seat_holder") if role in CLASS_ROLES else
+                       ("practice", "practice_owner"), {"doc": "{doc_id}"}) for role in ROLES},
     "buyer.cart": (("class", "seat_holder"), {"sku": "TEA-250", "qty": "1"}),
     "buyer.checkout": (("class", "seat_holder"), {"payment": "bank_transfer"}),
     "buyer.certificate": (("class", "seat_holder"), {"password": "secret1",
                                                      "password2": "secret1"}),
 }
 # Sent last, in this order: they end or change sessions and runs.
-LAST = ("classroom.reset_run", "auth.password", "auth.logout")
+# Last, in this order: what spends the practice run, resets the class run or ends a session.
+LAST = ("practice.restart", "practice.abandon", "classroom.reset_run", "auth.password",
+        "auth.logout")
 
 
 def _fill(value, values):
@@ -702,7 +717,7 @@ def test_sql_injection_probes_find_nothing(app):
             probes += 1
             problems += judge(name, sent, p, response)
             if persona == "anon":  # nobody got logged in
-                home = client.get("/", headers=EN)
+                home = client.get("/practice/", headers=EN)
                 if not (home.status_code == 302 and "/auth/login" in home.location):
                     problems.append(f"{name}: {p!r} logged the anonymous client in")
                     client.post("/auth/logout", data={"csrf_token": csrf_token(client, "/")})

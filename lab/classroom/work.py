@@ -11,13 +11,14 @@ from ..errors import InvalidInput, N_
 from ..extensions import db
 from ..models import Adjustment, Assignment, Classroom, Enrollment, Reflection
 from ..models.base import utcnow
-from ..runs import create_run
+from ..runs import acting_roles, create_run
+from ..specs import ROLE_PRIORITY
 from .access import is_staff
 
 
 def assign(classroom, scenario, groups, instructor_id: int,
            bot_delay: float | None = None) -> Assignment:
-    """One run per group, each seat from the group's roles (empty roles: bots), not started.
+    """One run per group, its seats from the group's roles (seats_for), not started.
     Bots wait `bot_delay` seconds before they act (the lab's BOT_DELAY_SECONDS by default)."""
     if bot_delay is None:
         bot_delay = current_app.config["BOT_DELAY_SECONDS"]
@@ -26,14 +27,34 @@ def assign(classroom, scenario, groups, instructor_id: int,
     db.session.add(assignment)
     db.session.flush()
     for group in groups:
-        seats: dict[str, list[int]] = {}
-        for role, user_id in (group.roles or {}).items():
-            seats.setdefault(role, []).append(user_id)
         create_run(scenario, kind="class", owner_id=instructor_id, group_id=group.id,
-                   assignment_id=assignment.id, seats=seats, bot_delay=bot_delay,
+                   assignment_id=assignment.id, seats=seats_for(scenario, group.roles or {}),
+                   bot_delay=bot_delay,
                    commit=False)
     db.session.flush()
     return assignment
+
+
+def seats_for(scenario, roles: dict[str, int]) -> dict[str, list[int]]:
+    """The run's seats from the group's roles: every role the scenario plays keeps its holder;
+    a member whose role the scenario does not use (the mall admin in b2c-normal) is seated
+    beside the holder of the scenario role with the fewest holders (an empty one first, in the
+    order groups hand roles out), so nobody in the group sits idle. Roles nobody holds: bots."""
+    acting = acting_roles(scenario)
+    used = [role for role in ROLE_PRIORITY if role in acting]
+    seats: dict[str, list[int]] = {}
+    for role, user_id in roles.items():
+        if role in used:
+            seats.setdefault(role, []).append(user_id)
+    seated = {user_id for holders in seats.values() for user_id in holders}
+    for role in ROLE_PRIORITY:
+        user_id = roles.get(role)
+        if role in used or user_id is None or user_id in seated or not used:
+            continue
+        target = min(used, key=lambda r: (len(seats.get(r, [])), used.index(r)))
+        seats.setdefault(target, []).append(user_id)
+        seated.add(user_id)
+    return seats
 
 
 def adjust(run, user_id: int | None, points_text: str, comment: str, by_id: int) -> Adjustment:
