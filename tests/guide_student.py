@@ -130,10 +130,18 @@ class Form:
         return f.attrs.get("value", "")
 
     def data(self, typed: dict[int, str]) -> dict[str, list[str]]:
-        """What the browser sends: every named field (typed ones by the field's identity)."""
+        """What the browser sends: every named field (typed ones by the field's identity); of
+        radio buttons only the chosen one (a typed one is chosen, else the one checked)."""
         sent: dict[str, list[str]] = {}
+        picked = {f.attrs["name"] for f in self.fields
+                  if f.attrs.get("type") == "radio" and id(f) in typed}
         for f in self.fields:
-            value = typed.get(id(f), self.value_of(f))
+            if f.attrs.get("type") == "radio":
+                if id(f) not in typed and (f.attrs["name"] in picked or "checked" not in f.attrs):
+                    continue
+                value = f.attrs.get("value", "on")
+            else:
+                value = typed.get(id(f), self.value_of(f))
             sent.setdefault(f.attrs["name"], []).append(value)
         return sent
 
@@ -398,6 +406,18 @@ def fill(student: Student, form: Form, hint: str, page: Page, action: str) -> di
         elif name == "name":
             sku = SKU.search(hint)
             typed[id(f)] = name_from_hint(hint, sku.group(1) if sku else "")[:maxlength]
+        elif name == "rating" and kind == "radio":
+            # the stars: the student clicks the one the hint gives (else the last, the best)
+            stars = [r for r in form.visible() if r.attrs["name"] == "rating"]
+            if f is not stars[-1]:
+                continue  # the choice is made once, at the last star
+            value = hint_rating(hint)
+            chosen = next((r for r in stars if r.attrs.get("value") == value), None)
+            if chosen is None:
+                chosen = stars[-1]
+                student.invented.append((action, name, chosen.attrs.get("value"),
+                                         "the hint gives no rating"))
+            typed[id(chosen)] = chosen.attrs.get("value", "")
         elif name == "rating":
             value = hint_rating(hint)
             if value is None:

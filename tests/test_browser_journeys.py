@@ -274,6 +274,9 @@ class Learner:
             elif name == "name":
                 found = SKU.search(hint)
                 typed[ident] = name_from_hint(hint, found.group(1) if found else "")
+            elif name == "rating" and f["type"] == "radio":  # the stars: one is clicked
+                if f["value"] == (hint_rating(hint) or "5"):
+                    typed[ident] = f["value"]
             elif name == "rating":
                 typed[ident] = hint_rating(hint) or "5"
             elif name in ("reason", "title", "body", "text"):
@@ -288,6 +291,8 @@ class Learner:
             box = form.locator(f"#{ident}")
             if box.evaluate("b => b.tagName") == "SELECT":
                 box.select_option(value)
+            elif box.get_attribute("type") == "radio":  # a star: its label is what shows
+                form.locator(f"label[for='{ident}']").click()
             else:
                 box.fill(value)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -12,17 +13,22 @@ from sqlalchemy import select
 from ..engine.labels import RUN_STATUS_LABELS, role_label
 from ..extensions import db
 from ..grading import Grade
+from ..i18n import text
 from ..models import Adjustment, Reflection, Run, User
 from ..runs import grade_run
 from . import bp
 
 # The export's columns, in order: keys that stay the same in every language (scripts and other
 # spreadsheets read them); the page shows the same columns with translated titles.
+# Each row also says which class, scenario and day it is from, so exports of several assignments
+# can go in one spreadsheet (the date: the day the group's run started, else the day assigned).
+# They come last: the columns before them keep their places for scripts that count.
+CONTEXT = ("class", "scenario", "date")
 COLUMNS = ("group", "student_no", "name", "roles", "steps", "mistakes", "points", "adjustment",
            "total", "group_score", "max_score", "reflection_mark", "comment", "completed",
-           "group_auto", "group_adjustment", "group_comment")
+           "group_auto", "group_adjustment", "group_comment") + CONTEXT
 GROUP_COLUMNS = ("group", "met", "total", "mistakes", "auto", "adjustment", "score", "max",
-                 "status", "comment", "completed")
+                 "status", "comment", "completed") + CONTEXT
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -177,8 +183,10 @@ def assignment_rows(assignment) -> tuple[list[dict], list[dict]]:
     groups, students = [], []
     for run in runs:
         summary, rows = run_rows(run, numbers[run.id])
-        groups.append(summary)
-        students.extend(rows)
+        context = {"class": assignment.classroom.name, "scenario": text(assignment.title),
+                   "date": (run.started_at or assignment.created_at).date()}
+        groups.append(summary | context)
+        students.extend(row | context for row in rows)
     return groups, students
 
 
@@ -213,6 +221,7 @@ def to_xlsx(rows: list[dict], title: str, groups: list[dict] | None = None) -> b
     """Sheet 1: one row per student (as the CSV); sheet 2: one row per group."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
     book = Workbook()
     sheet = book.active
     sheet.title = "students"
@@ -230,10 +239,36 @@ def to_xlsx(rows: list[dict], title: str, groups: list[dict] | None = None) -> b
         ws["A1"].font = Font(bold=True, size=13)
         for cell in ws[2]:
             cell.font = Font(bold=True)
-        ws.freeze_panes = "A3"
+        ws.freeze_panes = "A3"  # the title and the header row stay in view
+        ws.auto_filter.ref = f"A2:{get_column_letter(ws.max_column)}{ws.max_row}"
+        _widths(ws)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _shown_width(value) -> int:
+    """How many character widths a cell takes: a Chinese character two, a date ten."""
+    if value is None:
+        return 0
+    text_ = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text_)
+
+
+def _widths(ws, least: int = 6, most: int = 40) -> None:
+    """Each column as wide as its header and values (the title row aside), within limits, so
+    the sheet opens readable; long comments wrap at the limit."""
+    from openpyxl.styles import Alignment
+    from openpyxl.utils import get_column_letter
+    for index, column in enumerate(ws.iter_cols(min_row=2), start=1):
+        widest = max((_shown_width(c.value) for c in column), default=0)
+        ws.column_dimensions[get_column_letter(index)].width = min(most, max(least, widest + 2))
+        if widest > most:
+            for cell in column[1:]:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        for cell in column[1:]:
+            if hasattr(cell.value, "isoformat"):
+                cell.number_format = "yyyy-mm-dd"
 
 
 def tidy(value):

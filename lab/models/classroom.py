@@ -15,6 +15,8 @@ class Classroom(db.Model):
     instructor_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the group size last chosen on the class page (shown again there); None: never grouped
+    group_size: Mapped[int | None]
 
     instructor = relationship("User")
     enrollments: Mapped[list["Enrollment"]] = relationship(

@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.orm import defer, selectinload
 
 from ... import join_codes
 from ...auth.accounts import create_user
 from ...extensions import db
-from ...models import Assignment, Classroom, User, find_user
+from ...models import Assignment, Classroom, Enrollment, Group, Run, User, find_user
 from ...models.run import ROLES
 from ...scenario import library
 from ...views import commits
@@ -79,14 +80,38 @@ def new_instructor():
     return redirect(url_for("classroom.index"))
 
 
+def _whole(classroom: Classroom) -> Classroom:
+    """The class with its students (and their accounts) and its groups (and their members)
+    loaded in a fixed number of queries, whatever the size of the class: a page that walks the
+    roster and every group then asks the database nothing more."""
+    return db.session.scalars(select(Classroom).where(Classroom.id == classroom.id).options(
+        selectinload(Classroom.enrollments).joinedload(Enrollment.user),
+        selectinload(Classroom.groups).selectinload(Group.members).joinedload(Enrollment.user))
+        .execution_options(populate_existing=True)).one()
+
+
 @bp.route("/<int:class_id>")
 @instructor_required
 def show(class_id):
-    classroom = class_or_404(class_id)
+    """The class page, in the order of the work: the students (roster), their groups and
+    roles, then the assignments. The form choices last made (group size, scenario) stay."""
+    classroom = _whole(class_or_404(class_id))
     assignments = db.session.scalars(select(Assignment).where(
-        Assignment.classroom_id == classroom.id).order_by(Assignment.id.desc())).all()
+        Assignment.classroom_id == classroom.id).options(defer(Assignment.scenario_text))
+        .order_by(Assignment.id.desc())).all()
+    run_counts = dict(db.session.execute(
+        select(Run.assignment_id, func.count(Run.id)).where(
+            Run.assignment_id.in_([a.id for a in assignments])).group_by(Run.assignment_id)
+    ).all()) if assignments else {}
+    scenarios = library()
+    chosen = request.args.get("scenario")
+    if chosen not in {s.id for s in scenarios}:
+        chosen = None
     return render_template("classroom/class.html", classroom=classroom, roles=ROLES,
-                           assignments=assignments, library=library(),
+                           assignments=assignments, run_counts=run_counts, library=scenarios,
+                           chosen_scenario=chosen,
+                           group_size=request.args.get("size", type=int)
+                           or classroom.group_size or 5,
                            ungrouped=[e for e in classroom.enrollments if e.group_id is None],
                            students=sorted(classroom.enrollments, key=lambda e: (
                                e.user.student_no or "", e.user.username)),
@@ -96,7 +121,12 @@ def show(class_id):
 @bp.route("/<int:class_id>/credentials")
 @instructor_required
 def credentials(class_id):
-    classroom = class_or_404(class_id)
-    return render_template("classroom/credentials.html", classroom=classroom,
-                           enrollments=sorted(classroom.enrollments,
-                                              key=lambda e: e.user.student_no or ""))
+    """One slip per student: name, login, first password, and the group and roles they start
+    with (the roles of the group as they are now)."""
+    classroom = _whole(class_or_404(class_id))
+    slips = []
+    for e in sorted(classroom.enrollments, key=lambda e: (
+            e.group.number if e.group else 10**6, e.user.student_no or "", e.user.username)):
+        held = [role for role in ROLES if e.group and (e.group.roles or {}).get(role) == e.user_id]
+        slips.append({"enrollment": e, "group": e.group, "roles": held})
+    return render_template("classroom/credentials.html", classroom=classroom, slips=slips)

@@ -20,11 +20,13 @@ def sent_before() -> bool:
 
 
 def to_class(class_id: int, message: str | None = None, category: str = "success",
-             anchor: str | None = None):
-    """Back to the class page, with a message; refusals answer 303 (See Other)."""
+             anchor: str | None = None, **kept):
+    """Back to the class page, with a message; refusals answer 303 (See Other). `kept`: what
+    the form had chosen (scenario=…, size=…), shown chosen again on the page."""
     if message:
         flash(message, category)
-    response = redirect(url_for("classroom.show", class_id=class_id, _anchor=anchor))
+    response = redirect(url_for("classroom.show", class_id=class_id, _anchor=anchor,
+                                **{k: v for k, v in kept.items() if v}))
     return (response, 303) if category == "danger" else response
 
 

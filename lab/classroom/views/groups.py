@@ -30,7 +30,8 @@ def form_groups(class_id):
         made = groups.form_groups(classroom, size)
     except DomainError as error:
         db.session.rollback()
-        return to_class(class_id, error.message, "danger", "groups")
+        return to_class(class_id, error.message, "danger", "groups", size=size)
+    classroom.group_size = size  # the page offers it again (not back to 5)
     return to_class(class_id, _("%(n)s groups formed; roles handed out evenly.", n=len(made)),
                     anchor="groups")
 

@@ -42,7 +42,9 @@ def assign(class_id):
     targets = [gr for gr in classroom.groups if not picked or str(gr.id) in picked]
     if not targets:
         return to_class(class_id, _("Form groups first: an assignment gives one run to each "
-                                    "group."), "danger", "groups")
+                                    "group."), "danger", "groups",
+                        scenario=None if upload is not None and upload.filename
+                        else request.form.get("scenario"))
     assignment = work.assign(classroom, scenario, targets, current_user.id,
                              bot_delay=current_app.config["BOT_DELAY_SECONDS"])
     for note in problems[:5]:  # warnings only: the file loaded (a few: the session is a cookie)
