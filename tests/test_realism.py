@@ -128,3 +128,13 @@ def test_the_flow_map_fits_a_1366_screen_and_draws_no_emoji(app, client):
         steps = re.findall(r'data-step="([\w-]+)"', page)
         assert len(steps) == len(load_file(SCENARIOS / f"{slug}.yaml").steps)
         assert not [ch for ch in page if is_emoji_like(ch)]
+
+
+def test_no_template_draws_an_icon_that_needs_an_emoji_font():
+    """Lab PCs often have no emoji font: ⏸ or 🧭 would be an empty box. Icons are inline SVG;
+    the few symbols kept (★ ☆ ✓ ✗ ✎ ⚠) are in the common text fonts."""
+    root = SCENARIOS.parent / "templates"
+    found = [(path.relative_to(root).as_posix(), ch) for path in root.rglob("*.html")
+             for ch in path.read_text(encoding="utf-8") if is_emoji_like(ch)]
+    assert len(list(root.rglob("*.html"))) > 20
+    assert found == []
