@@ -64,8 +64,7 @@ def seed(database_url: str, instance: str, groups: int) -> list[dict]:
                 db.session.add(user)
                 users[role] = user
             db.session.flush()
-            run = create_run(scenario, seats={r: [u.id] for r, u in users.items()}, start=True,
-                             commit=False)
+            run = create_run(scenario, seats={r: [u.id] for r, u in users.items()}, start=True)
             runs.append({"run": run, "users": {r: u.username for r, u in users.items()}})
         db.session.commit()
         return [{"run": r["run"].id, "users": r["users"]} for r in runs]

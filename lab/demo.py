@@ -60,7 +60,7 @@ def seed() -> None:
         db.session.add(assignment)
         db.session.flush()
         create_run(scenario, kind="class", owner_id=teacher.id, group_id=group.id,
-                   assignment_id=assignment.id, start=True, commit=False,
+                   assignment_id=assignment.id, start=True,
                    bot_delay=current_app.config["BOT_DELAY_SECONDS"],
                    seats={role: [user.id] for role, user in students.items()})
 
@@ -68,7 +68,7 @@ def seed() -> None:
                                                           Run.kind == "solo"))
     if has_practice is None:
         scenario = load_file(LIBRARY_DIR / "b2c-normal.yaml")
-        create_run(scenario, kind="solo", owner_id=learner.id, start=True, commit=False,
+        create_run(scenario, kind="solo", owner_id=learner.id, start=True,
                    bot_delay=current_app.config["BOT_DELAY_SECONDS"],
                    seats={role: [learner.id] for role in scenario.roles})
     db.session.commit()  # a command's edge: everything above, or nothing

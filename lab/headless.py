@@ -99,6 +99,7 @@ def why_stuck(run: Run) -> list[str]:
 
 def autoplay(scenario: Scenario) -> dict:
     run = create_run(scenario, kind="autoplay", bot_delay=0, start=True)
+    db.session.commit()  # a command's edge: the run exists before the bots play it
     drive(run)
     return result_of(run)
 
@@ -111,6 +112,7 @@ def play(scenario: Scenario, moves: list[dict]) -> dict:
     db.session.flush()
     run = create_run(scenario, kind="autoplay", bot_delay=0, start=True,
                      seats={role: [player.id] for role in scenario.roles})
+    db.session.commit()  # a command's edge: the run exists before the moves
     report = []
     for move in moves:
         drive(run, until=move["at"])

@@ -98,7 +98,7 @@ def start():
         return redirect(url_for("practice.index")), 303
     run = create_run(scenario, kind="solo", owner_id=current_user.id, start=True,
                      bot_delay=current_app.config["BOT_DELAY_SECONDS"],
-                     seats={role: [current_user.id] for role in chosen}, commit=False)
+                     seats={role: [current_user.id] for role in chosen})
     flash(_("Practice started: %(title)s. The guide on the right shows the next step.",
             title=text(scenario.title)), "success")
     first = next((s.role for s in scenario.steps if s.role in chosen), chosen[0])

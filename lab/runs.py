@@ -31,7 +31,9 @@ def scenario_of(run: Run) -> Scenario:
 def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None = None,
                seats: dict[str, list[int]] | None = None, bot_delay: float = 2.0,
                start: bool = False, group_id: int | None = None,
-               assignment_id: int | None = None, commit: bool = True) -> Run:
+               assignment_id: int | None = None) -> Run:
+    """A new run of the scenario with its world and seats (started if `start`). Flushes; the
+    caller commits (the request edge, a command, a test)."""
     run = Run(title=scenario.title, scenario_slug=scenario.id, scenario_text=scenario.text,
               mode=scenario.mode, kind=kind, workflow=scenario.workflow,
               time_limit_minutes=scenario.time_limit_minutes, bot_delay_seconds=bot_delay,
@@ -45,8 +47,6 @@ def create_run(scenario: Scenario, *, kind: str = "class", owner_id: int | None 
     build_world(run, scenario)
     if start:
         run.status, run.started_at = "running", utcnow()
-    if commit:
-        db.session.commit()
     return run
 
 
@@ -292,7 +292,7 @@ def restart(run: Run) -> Run | None:
     old_id, owner_id, bot_delay = run.id, run.owner_id, run.bot_delay_seconds
     # The fresh run first, so it never takes the old one's id (SQLite reuses the highest).
     fresh = create_run(scenario, kind="solo", owner_id=owner_id, seats=seats, start=True,
-                       bot_delay=bot_delay, commit=False)
+                       bot_delay=bot_delay)
     fresh_id = fresh.id
     if not discard(old_id, owner_id):
         discard(fresh_id, owner_id)

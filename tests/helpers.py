@@ -136,7 +136,9 @@ def start_run(slug: str, seats: dict[str, list[int]] | None = None, **kwargs) ->
     """A running run of a shipped scenario (bots wait for the test unless told to tick)."""
     scenario = load_file(SCENARIOS / f"{slug}.yaml")
     kwargs.setdefault("bot_delay", 0)
-    return create_run(scenario, seats=seats or {}, start=True, **kwargs)
+    run = create_run(scenario, seats=seats or {}, start=True, **kwargs)
+    db.session.commit()  # create_run flushes; the test is the edge that commits
+    return run
 
 
 def act(run, role, action, doc=None, **params):

@@ -259,6 +259,7 @@ def build_world(app):
     report = uploads.keep(classroom, teacher.id, "roster", "roster.csv", {"problems": []})
     solo = create_run(scenario, kind="solo", owner_id=learner.id, start=True, bot_delay=0,
                       seats={role: [learner.id] for role in ROLES})
+    db.session.commit()
     mine = holders[0]
     class_values = _values(
         runs[0], class_id=classroom.id, assignment_id=assignment.id, report_id=report.id,
@@ -400,6 +401,7 @@ def spare_run(run: Run) -> int:
         seats.setdefault(held.role, []).append(held.user_id)
     spare = create_run(scenario_of(run), kind="solo", owner_id=run.owner_id, seats=seats,
                        start=True, bot_delay=0)
+    db.session.commit()
     return spare.id
 
 

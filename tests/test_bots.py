@@ -83,4 +83,6 @@ def test_poll_of_another_run_is_not_found(app, client):
 def start_run_from(path):
     from lab.runs import create_run
     from lab.scenario import load_file
-    return create_run(load_file(path), start=True, bot_delay=0)
+    run = create_run(load_file(path), start=True, bot_delay=0)
+    db.session.commit()
+    return run

@@ -181,6 +181,8 @@ def test_the_workflow_can_skip_acceptance_and_finance_review(app, english):
     text = text.replace("\n  accounts:", "\n  workflow: {accept_order: false, finance_review: "
                         "false}\n  accounts:", 1)
     run = create_run(load(text), start=True, bot_delay=0)
+    from lab.extensions import db
+    db.session.commit()
     order = placed(run)
     assert order.state == "accepted"  # no acceptance step
     act(run, "buyer", "pay_order", order)

@@ -171,6 +171,7 @@ def bots_path(app, path: Path) -> list[Waypoint]:
     scenario = scenario_at(path)
     run = create_run(scenario, kind="autoplay", bot_delay=0, start=True,
                      seats={role: [app.player_id] for role in scenario.roles})
+    db.session.commit()
     game = Game(scenario, run, app.player_id, data=None)
     game.check()
     points, ends = [Waypoint(save(), [])], {world_print(game.run, game.planned.graded)}

@@ -27,6 +27,7 @@ def seated(slug_or_scenario, *roles):
     else:
         run = create_run(slug_or_scenario, seats={r: [user.id] for r in roles}, start=True,
                          bot_delay=0)
+        db.session.commit()
     return run, user
 
 

@@ -64,7 +64,7 @@ def start_trial(bot_delay: float, now: datetime | None = None) -> tuple[User, Ru
     user.is_temporary = True
     roles = acting_roles(scenario)  # bots play the rest
     run = create_run(scenario, kind="solo", owner_id=user.id, start=True, bot_delay=bot_delay,
-                     seats={role: [user.id] for role in roles}, commit=False)
+                     seats={role: [user.id] for role in roles})
     first = next(step.role for step in scenario.steps if step.role in roles)
     return user, run, first
 

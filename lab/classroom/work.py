@@ -29,8 +29,7 @@ def assign(classroom, scenario, groups, instructor_id: int,
     for group in groups:
         create_run(scenario, kind="class", owner_id=instructor_id, group_id=group.id,
                    assignment_id=assignment.id, seats=seats_for(scenario, group.roles or {}),
-                   bot_delay=bot_delay,
-                   commit=False)
+                   bot_delay=bot_delay)
     db.session.flush()
     return assignment
 
