@@ -207,11 +207,23 @@ def csrf_token(client, url="/auth/login") -> str:
     return match.group(1)
 
 
+# The password login() chooses for a student at the first login, in place of the roster's (or
+# a reset's) one-time password.
+OWN_PASSWORD = "my-own-pw1"
+
+
 def login(client, username, password="pw123456"):
+    """Log in; an account with a one-time password (a roster's) first chooses its own, as its
+    student would: OWN_PASSWORD (test_first_login.py checks that step itself)."""
     token = csrf_token(client)
     response = client.post("/auth/login", data={"username": username, "password": password,
                                                 "csrf_token": token})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    if response.location.endswith("/auth/password"):
+        response = client.post("/auth/password", data={
+            "current": password, "password": OWN_PASSWORD, "confirm": OWN_PASSWORD,
+            "csrf_token": csrf_token(client, "/auth/password")})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
     return client
 
 

@@ -96,6 +96,7 @@ POLICY: dict[str, str] = {
     "classroom.show": "owning_instructor",
     "classroom.assign": "owning_instructor",
     "classroom.credentials": "owning_instructor",
+    "classroom.reset_password": "owning_instructor",
     "classroom.form_groups": "owning_instructor",
     "classroom.rotate_join_code": "owning_instructor",
     "classroom.move": "owning_instructor",
@@ -256,6 +257,10 @@ def build_world(app):
         for s in sorted(run.seats, key=lambda s: s.id):
             held.setdefault(s.role, []).append(s.user_id)
         holders.append(held)
+    # A student in no group and no run, whose password the class's instructor may reset (no
+    # persona logs in as them).
+    spare = work.join(make_user("s14"), classroom) and db.session.scalar(
+        select(Enrollment).join(User).where(User.username == "s14"))
     report = uploads.keep(classroom, teacher.id, "roster", "roster.csv", {"problems": []})
     solo = create_run(scenario, kind="solo", owner_id=learner.id, start=True, bot_delay=0,
                       seats={role: [learner.id] for role in ROLES})
@@ -263,6 +268,7 @@ def build_world(app):
     mine = holders[0]
     class_values = _values(
         runs[0], class_id=classroom.id, assignment_id=assignment.id, report_id=report.id,
+        enrollment_id=spare.id,
         user_id=mine["buyer"][0], doc_id=_place_order(runs[0], mine["buyer"][0]).id)
     _place_order(runs[1], holders[1]["buyer"][0])
     practice_values = _values(solo, user_id=learner.id, doc_id=_place_order(solo, learner.id).id)

@@ -20,8 +20,8 @@ from lab.extensions import db
 from lab.models import (Assignment, Classroom, Document, Enrollment, Event, Group, Reflection,
                         Run, Seat, User)
 from lab.runs import finish, grade_run, pause
-from tests.helpers import (PG_URL, IsolatedClient, _config, _pg_url, doc, login, make_user,
-                            play, post, start_run)
+from tests.helpers import (OWN_PASSWORD, PG_URL, IsolatedClient, _config, _pg_url, doc, login,
+                            make_user, play, post, start_run)
 
 TARGETS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
@@ -36,7 +36,7 @@ def roster_csv(n: int) -> bytes:
 def student_client(app, user):
     password = db.session.scalar(select(Enrollment.initial_password)
                                  .where(Enrollment.user_id == user.id))
-    return login(app.test_client(), user.username, password)
+    return login(app.test_client(), user.username, password or OWN_PASSWORD)  # or: chosen
 
 
 def holder(run, role) -> User:

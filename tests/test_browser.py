@@ -254,6 +254,12 @@ def test_an_instructor_runs_a_class_from_one_console(browser, server, tmp_path):
     student.fill("#username", username)
     student.fill("#password", password)
     student.click("main button[type=submit]")
+    # A roster's account: the first login asks for a password of the student's own.
+    student.wait_for_selector("#first-login")
+    student.fill("#current", password)
+    student.fill("#password", "my-own-pw1")
+    student.fill("#confirm", "my-own-pw1")
+    student.click("main button[type=submit]")
     student.click(f"a[href='/run/{run_id}/buyer/']")
     student.fill("#qty-TEA-250", "120")
     student.click(".product[data-sku='TEA-250'] button[type=submit]")

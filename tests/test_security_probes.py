@@ -463,6 +463,7 @@ CSRF_FORMS = {
     "classroom.assign": (("class", "owning_instructor"), {"scenario": "b2c-normal"}),
     "classroom.form_groups": (("class", "owning_instructor"), {"size": "7"}),
     "classroom.rotate_join_code": (("class", "owning_instructor"), {}),
+    "classroom.reset_password": (("class", "owning_instructor"), {}),
     "classroom.move": (("class", "owning_instructor"), "matrix"),
     "classroom.roles": (("class", "owning_instructor"), {"how": "balance"}),
     "classroom.roster": (("class", "owning_instructor"), "roster"),

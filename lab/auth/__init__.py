@@ -5,7 +5,9 @@ its user may keep under a username of their own.
 Usernames follow one rule (lab/models/user.py: normalize_username); a login checks one password
 hash whether or not the account exists; each session carries its account's session generation,
 so logging out or changing the password ends every earlier session, even a copied cookie; the
-doors where guessing pays are rate limited (limits.py)."""
+doors where guessing pays are rate limited (limits.py). An account whose password somebody else
+made (a roster's, an instructor's reset: User.must_change_password) opens no page but the
+password page until its user has chosen their own."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -23,7 +25,7 @@ from ..models import Enrollment, find_user
 from ..models.user import authenticate, clean_username, user_for_session
 from ..views import commits, safe_next
 from . import limits, temporary
-from .accounts import create_user
+from .accounts import choose_own_password, create_user
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 # /login and /register are where people type them by hand: send them to the real pages (keeping
@@ -41,6 +43,22 @@ login_manager.login_message_category = "warning"
 def load_user(session_id: str):
     """The session's user, unless the session was ended (logout, a new password)."""
     return user_for_session(session_id)
+
+
+# What an account that must choose its own password may still reach: the password page, logging
+# out, the language switch and static files (the lab's and Bootstrap's); any other page, the live
+# poll and page fragments too, sends it to the password page.
+FIRST_LOGIN_OPEN = {"auth.password", "auth.logout", "main.set_language", "static"}
+
+
+@bp.before_app_request
+def first_login():
+    """A user with a password somebody else made chooses their own before anything else."""
+    endpoint = request.endpoint
+    if endpoint is None or endpoint in FIRST_LOGIN_OPEN or endpoint.endswith(".static") \
+            or not current_user.is_authenticated or not current_user.must_change_password:
+        return None
+    return redirect(url_for("auth.password"), 303 if request.method == "POST" else 302)
 
 
 @bp.app_errorhandler(429)
@@ -82,6 +100,8 @@ def login():
         if user is not None:
             login_user(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+            if user.must_change_password:
+                return redirect(url_for("auth.password"))
             return redirect(safe_next(request.args.get("next"), url_for("main.home")))
         limits.count_failure()
         form.password.errors.append(_("Wrong username or password."))
@@ -190,8 +210,9 @@ class PasswordForm(FlaskForm):
 @limits.password
 @commits
 def password():
-    """Every logged-in user changes their own password (knowing the current one). Every other
-    session of the account ends; this one goes on. A temporary account has no password its
+    """Every logged-in user changes their own password (knowing the current one: a student whose
+    account a roster made has it on their slip). Every other session of the account ends; this
+    one goes on. A temporary account has no password its
     user knows: it chooses one by keeping the account."""
     if current_user.is_temporary:
         return redirect(url_for("auth.keep"))
@@ -199,16 +220,18 @@ def password():
     status = 200
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        if user.check_password(form.current.data):
-            user.set_password(form.password.data)
-            db.session.flush()
+        if not user.check_password(form.current.data):
+            limits.count_failure()
+            form.current.errors.append(_("This is not your current password: nothing was "
+                                         "changed."))
+        elif form.password.data == form.current.data:
+            form.password.errors.append(_("Choose a new password, not the current one."))
+        else:
+            choose_own_password(user, form.password.data)
             login_user(user)  # this session, with the new session generation
             flash(_("Your password is changed: use the new one next time you log in."),
                   "success")
             return redirect(url_for("main.home"))
-        limits.count_failure()
-        form.current.errors.append(_("This is not your current password: nothing was "
-                                     "changed."))
         status = 400
     elif form.is_submitted():
         status = 400

@@ -7,8 +7,10 @@ the caller checks that the name is free, with its own message, and commits. A ra
 name meanwhile is an IntegrityError at the flush here."""
 from __future__ import annotations
 
+from sqlalchemy import update
+
 from ..extensions import db
-from ..models import User
+from ..models import Enrollment, User
 
 
 def create_user(username: str, password: str, *, name: str = "", student_no: str | None = None,
@@ -21,3 +23,14 @@ def create_user(username: str, password: str, *, name: str = "", student_no: str
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def choose_own_password(user: User, password: str) -> None:
+    """The user sets a password of their own: any password somebody else made for them (a
+    roster's, an instructor's reset) is no longer asked to be changed, and the class credential
+    sheets stop showing it. Every other session ends (set_password); the caller commits."""
+    user.set_password(password)
+    user.must_change_password = False
+    db.session.execute(update(Enrollment).where(Enrollment.user_id == user.id)
+                       .values(initial_password=None))
+    db.session.flush()

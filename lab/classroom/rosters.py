@@ -392,5 +392,26 @@ def _create(classroom: Classroom, row: Row) -> None:
     password = initial_password()
     user = create_user(row.student_no, password, name=row.name, student_no=row.student_no,
                        email=row.email)
+    user.must_change_password = True  # the student chooses their own at the first login
     db.session.add(Enrollment(classroom_id=classroom.id, user_id=user.id,
                               initial_password=password))
+
+
+def reset_password(classroom: Classroom, enrollment: Enrollment) -> str:
+    """A new one-time password for a student of the class, which the student replaces with their
+    own at the next login: shown on the class's credential sheet (and on the sheets of the
+    instructor's other classes the student is in) until then. Ends the student's sessions.
+    Returns the password; the caller commits. An instructor's or admin's account is refused."""
+    user = enrollment.user
+    if is_staff(user):
+        raise DomainError(N_("%(name)s is an instructor's account: its password is not reset "
+                             "here."), name=user.display_name)
+    password = initial_password()
+    user.set_password(password)
+    user.must_change_password = True
+    for theirs in db.session.scalars(select(Enrollment).join(Classroom).where(
+            Enrollment.user_id == user.id)):
+        same_instructor = theirs.classroom.instructor_id == classroom.instructor_id
+        theirs.initial_password = password if same_instructor else None
+    db.session.flush()
+    return password

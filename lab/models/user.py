@@ -79,6 +79,10 @@ class User(UserMixin, db.Model):
     # its user keeps it (chooses a username and a password).
     is_temporary: Mapped[bool] = mapped_column(default=False, server_default=false(),
                                                index=True)
+    # An account made with a password somebody else knows (a roster's initial password, an
+    # instructor's reset): its user chooses their own at the next login (lab/auth, first_login)
+    # before any other page opens.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @validates("username")
     def _set_username(self, _key, value: str) -> str:

@@ -2,7 +2,7 @@
 sheet; and the lab admin's form for instructor accounts."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -10,12 +10,13 @@ from sqlalchemy.orm import defer, selectinload
 
 from ... import join_codes
 from ...auth.accounts import create_user
+from ...errors import DomainError
 from ...extensions import db
 from ...models import Assignment, Classroom, Enrollment, Group, Run, User, find_user
 from ...models.run import ROLES
 from ...scenario import library
 from ...views import commits
-from .. import bp, groups
+from .. import bp, groups, rosters
 from ..access import admin_required, class_or_404, classes_of_staff, instructor_required
 from .common import sent_before, to_class
 
@@ -130,3 +131,28 @@ def credentials(class_id):
         held = [role for role in ROLES if e.group and (e.group.roles or {}).get(role) == e.user_id]
         slips.append({"enrollment": e, "group": e.group, "roles": held})
     return render_template("classroom/credentials.html", classroom=classroom, slips=slips)
+
+
+@bp.route("/<int:class_id>/credentials/<int:enrollment_id>/reset", methods=["POST"])
+@instructor_required
+@commits
+def reset_password(class_id, enrollment_id):
+    """A new one-time password for a student of the class, shown once here and on the sheet
+    until the student has chosen their own."""
+    classroom = class_or_404(class_id)
+    enrollment = db.session.get(Enrollment, enrollment_id)
+    if enrollment is None or enrollment.classroom_id != classroom.id:
+        abort(404)
+    back = redirect(url_for("classroom.credentials", class_id=classroom.id))
+    if sent_before():
+        return back
+    try:
+        password = rosters.reset_password(classroom, enrollment)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+        return back, 303
+    flash(_("New password of %(name)s (%(username)s): %(password)s. It is shown on the sheet until "
+            "they log in and choose their own.", name=enrollment.user.display_name,
+            username=enrollment.user.username, password=password), "success")
+    return back
