@@ -18,7 +18,7 @@ from .classroom.access import solo_run_or_404, watchable_run_or_404
 from .classroom.grades import final
 from .plan import plan
 from .rules import fill_in, world_values
-from .runs import acting_roles, create_run, grade_run, scenario_of
+from .runs import acting_roles, grade_run, scenario_of
 from .scenario import library
 from .views import commits
 
@@ -63,8 +63,7 @@ def restart(run_id):
         return redirect(url_for("practice.index")), 303
     flash(_("Practice restarted from the beginning: %(title)s.", title=text(fresh.title)),
           "success")
-    first = next((s.role for s in scenario_of(fresh).steps if s.role in fresh.held_roles()),
-                 None)
+    first = runs.first_console(scenario_of(fresh), fresh.held_roles())
     if first is None:
         return redirect(url_for("practice.index")), 303
     return redirect(url_for(f"{first}.index", run_id=fresh.id)), 303
@@ -96,12 +95,10 @@ def start():
     if not chosen:
         flash(_("Choose at least one role to play; bots play the others."), "danger")
         return redirect(url_for("practice.index")), 303
-    run = create_run(scenario, kind="solo", owner_id=current_user.id, start=True,
-                     bot_delay=current_app.config["BOT_DELAY_SECONDS"],
-                     seats={role: [current_user.id] for role in chosen})
+    run, first = runs.start_practice(scenario, current_user.id, chosen,
+                                     current_app.config["BOT_DELAY_SECONDS"])
     flash(_("Practice started: %(title)s. The guide on the right shows the next step.",
             title=text(scenario.title)), "success")
-    first = next((s.role for s in scenario.steps if s.role in chosen), chosen[0])
     return redirect(url_for(f"{first}.index", run_id=run.id))
 
 

@@ -56,6 +56,21 @@ def acting_roles(scenario: Scenario) -> list[str]:
     return [role for role in scenario.roles if role in acting]
 
 
+def first_console(scenario: Scenario, roles) -> str | None:
+    """Of these roles, the one whose console a learner opens first: the first to have a step."""
+    roles = list(roles)
+    return next((s.role for s in scenario.steps if s.role in roles), roles[0] if roles else None)
+
+
+def start_practice(scenario: Scenario, user_id: int, roles: list[str],
+                   bot_delay: float) -> tuple[Run, str | None]:
+    """A running practice run with the learner in these seats (bots play the others), and the
+    role whose console comes first. Flushes; the caller commits."""
+    run = create_run(scenario, kind="solo", owner_id=user_id, start=True, bot_delay=bot_delay,
+                     seats={role: [user_id] for role in roles})
+    return run, first_console(scenario, roles)
+
+
 def build_world(run: Run, scenario: Scenario) -> None:
     """The opening world of a run: its parties with their bank accounts, products with their
     opening stock (a stock card line each) and, in B2B, the buyer's membership application."""

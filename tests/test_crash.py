@@ -6,6 +6,7 @@ receipts, the same form twice at once) while their consoles poll and the bots pl
 roles. Mid-run the whole server is killed with SIGKILL, twice (started again in between), and
 then `flask --app run lab verify` must find ledgers equal to balances, stock cards equal to
 stock, one event per accepted action. With TEST_DATABASE_URL set it runs on PostgreSQL too."""
+import contextlib
 import http.client
 import os
 import re
@@ -153,10 +154,8 @@ def serve(env: dict, port: int) -> subprocess.Popen:
 
 def kill(server: subprocess.Popen) -> None:
     """SIGKILL to the master and every worker at once: a crash, no shutdown of any kind."""
-    try:
+    with contextlib.suppress(ProcessLookupError):  # already gone: nothing to kill
         os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     server.wait(timeout=10)
 
 

@@ -20,7 +20,7 @@ from ..errors import N_, InvalidInput
 from ..extensions import db
 from ..models import Run, User, find_user
 from ..models.base import utcnow
-from ..runs import acting_roles, create_run, delete_runs
+from ..runs import acting_roles, delete_runs, start_practice
 from ..scenario import Scenario, library
 from .accounts import create_user
 
@@ -62,10 +62,7 @@ def start_trial(bot_delay: float, now: datetime | None = None) -> tuple[User, Ru
         raise InvalidInput(N_("No scenario is installed: ask the lab's administrator."))
     user = create_user(_free_guest_name(), secrets.token_urlsafe(24))
     user.is_temporary = True
-    roles = acting_roles(scenario)  # bots play the rest
-    run = create_run(scenario, kind="solo", owner_id=user.id, start=True, bot_delay=bot_delay,
-                     seats={role: [user.id] for role in roles})
-    first = next(step.role for step in scenario.steps if step.role in roles)
+    run, first = start_practice(scenario, user.id, acting_roles(scenario), bot_delay)
     return user, run, first
 
 
