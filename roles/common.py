@@ -82,24 +82,30 @@ class Console:
 
     # ---- pages ---------------------------------------------------------------------------
     def index(self):
-        run = g.run
-        context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
-                   "countdown": countdown(run), "stopped": stopped_messages(),
-                   "gd": guide(run, self.role), **common_context(run)}
-        context.update(self._panels(run))
-        return render_template("roles/console.html", **context)
+        def page():
+            run = g.run
+            context = {"inbox": inbox(run, self.role), "history": history(run, self.role, 8),
+                       "countdown": countdown(run), "stopped": stopped_messages(),
+                       "gd": guide(run, self.role), **common_context(run)}
+            context.update(self._panels(run))
+            return render_template("roles/console.html", **context)
+        return steady(g.run, page)
 
     def live_parts(self):
         """Everything a console refreshes when its run moved, in one answer (one request per
-        change instead of one per part)."""
-        run, context = g.run, common_context(g.run)
-        return jsonify(
-            inbox=render_template("roles/_inbox.html", inbox=inbox(run, self.role), **context),
-            panels=render_template(f"roles/panels/{self.role}.html", **context,
-                                   **self._panels(run)),
-            history=render_template("roles/_history_items.html",
-                                    events=history(run, self.role, 8)),
-            guide=render_template("_partials/guide_body.html", gd=guide(run, self.role)))
+        change instead of one per part), with the run's last event they show."""
+        def parts():
+            run, context = g.run, common_context(g.run)
+            return dict(
+                inbox=render_template("roles/_inbox.html", inbox=inbox(run, self.role),
+                                      **context),
+                panels=render_template(f"roles/panels/{self.role}.html", **context,
+                                       **self._panels(run)),
+                history=render_template("roles/_history_items.html",
+                                        events=history(run, self.role, 8)),
+                guide=render_template("_partials/guide_body.html", gd=guide(run, self.role)))
+        answer = steady(g.run, parts)
+        return jsonify(last=g.run.last_event_id, parts=answer)
 
     def history(self):
         return render_template("roles/history.html", events=history(g.run, self.role, 500))
@@ -251,6 +257,26 @@ def not_running(run: Run, back: str):
         return jsonify(ok=False, error=message, status=run.status), 409
     flash(message, "warning")
     return redirect(back, 303)
+
+
+def steady(run: Run, render, tries: int = 3):
+    """render() with every part of the page from one state of the run. A page reads the run in
+    several queries (inbox, panels, guide); an action that lands between two of them (another
+    student's, a bot's) would show a guide step whose form the inbox does not have yet. Every
+    change moves the run's last event in its own transaction: when that moved while rendering,
+    render again from what is there now."""
+    for _attempt in range(tries):
+        seen = _last_event(run.id)
+        if seen != run.last_event_id:
+            db.session.expire_all()  # the run and what the page loaded before: read them again
+        answer = render()
+        if _last_event(run.id) == seen:
+            return answer
+    return answer
+
+
+def _last_event(run_id: int) -> int | None:
+    return db.session.scalar(select(Run.last_event_id).where(Run.id == run_id))
 
 
 def common_context(run: Run) -> dict:

@@ -1,9 +1,12 @@
 """Seven logged-in students carry a B2C order through their consoles' forms."""
 
+import re
+
 import pytest
 
+from lab.engine import Actor, perform
 from lab.extensions import db
-from lab.models import Document, Event
+from lab.models import Document, Event, Run
 from tests.helpers import balance, doc, login, make_user, post, start_run, stock
 
 ROLES = ("mall_admin", "buyer", "supplier", "warehouse", "finance", "purchasing", "logistics")
@@ -51,7 +54,7 @@ def test_seven_students_take_an_order_to_receipt(classroom):
     assert state(run) == ("placed", "unpaid")
     order = doc(run, "order")
     assert [(l.product.sku, l.qty, l.price_cents) for l in order.lines] == [("TEA-250", 2, 8800)]
-    sales_inbox = c["supplier"].get(f"/run/{run.id}/supplier/live").get_json()["inbox"]
+    sales_inbox = c["supplier"].get(f"/run/{run.id}/supplier/live").get_json()["parts"]["inbox"]
     assert order.number in sales_inbox and "/act/accept_order" in sales_inbox
 
     assert act_http(c["supplier"], run, "supplier", "accept_order", order).status_code == 302
@@ -207,11 +210,49 @@ def test_a_console_refreshes_every_part_in_one_answer(classroom):
     run, c = classroom
     post(c["buyer"], f"/run/{run.id}/buyer/act/place_order",
          {"sku": "TEA-250", "qty": "2", "payment": "bank_transfer", "request_key": "k" * 12})
-    parts = c["supplier"].get(f"/run/{run.id}/supplier/live").get_json()
+    answer = c["supplier"].get(f"/run/{run.id}/supplier/live").get_json()
+    parts = answer["parts"]
     assert set(parts) == {"inbox", "panels", "history", "guide"}
+    assert answer["last"] == db.session.get(Run, run.id).last_event_id
     assert "/act/accept_order" in parts["inbox"] and "SO-0001" in parts["panels"]
     assert f'name="next" value="/run/{run.id}/supplier/"' in parts["inbox"]
     assert c["buyer"].get(f"/run/{run.id}/supplier/live").status_code == 403
+
+
+@pytest.mark.parametrize("part", ["live", ""])
+def test_an_action_landing_while_a_console_renders_does_not_split_the_page(classroom, app,
+                                                                          monkeypatch, part):
+    """Finance confirms the payment while the warehouse's console is half rendered (its inbox
+    read, its guide not yet): the warehouse must not see the guide ask for shipping with no
+    shipping form in its inbox. Both parts show the run after the confirmation."""
+    import roles.common
+    run, c = classroom
+    post(c["buyer"], f"/run/{run.id}/buyer/act/place_order",
+         {"sku": "TEA-250", "qty": "2", "payment": "bank_transfer", "request_key": "k" * 12})
+    order = doc(run, "order")
+    act_http(c["supplier"], run, "supplier", "accept_order", order)
+    act_http(c["buyer"], run, "buyer", "pay_order", order)
+    real_inbox, landed = roles.common.inbox, []
+
+    def inbox_while_finance_confirms(run_, role):
+        rows = real_inbox(run_, role)
+        if not landed:  # another request, with its own session, commits meanwhile
+            with app.app_context():
+                landed.append(perform(run.id, Actor("finance", "bot"), "confirm_payment",
+                                      order.id, {}).id)
+        return rows
+
+    monkeypatch.setattr(roles.common, "inbox", inbox_while_finance_confirms)
+    response = c["warehouse"].get(f"/run/{run.id}/warehouse/{part}")
+    assert landed, "the confirmation did not land during the render"
+    if part == "live":
+        answer = response.get_json()
+        page, last = answer["parts"]["inbox"] + answer["parts"]["guide"], answer["last"]
+    else:
+        page = response.get_data(as_text=True)
+        last = int(re.search(r'data-live-last="(\d+)"', page)[1])
+    assert "/act/ship_order" in page and 'data-step="ship"' in page
+    assert last == landed[0]  # the next poll asks from there
 
 
 def test_place_order_takes_its_lines_as_repeated_sku_and_qty_fields(classroom):

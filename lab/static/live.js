@@ -80,8 +80,11 @@ window.labCountdowns = (function () {
     if (bundle) {  // a console: all its parts in one answer
       fetch(bundle, {credentials: "same-origin", headers: {"Accept": "application/json"}})
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (parts) {
-          if (!parts) return;
+        .then(function (answer) {
+          if (!answer) return;
+          var parts = answer.parts;
+          // The parts show the run as of answer.last (one state: roles/common.py steady()).
+          if (answer.last > last) last = answer.last;
           Object.keys(parts).forEach(function (name) {
             var el = document.querySelector('[data-live-part="' + name + '"]');
             if (el) el.innerHTML = parts[name];
