@@ -44,7 +44,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=i18n.select_locale)
+    from . import timezones
+    babel.init_app(app, locale_selector=i18n.select_locale,
+                   timezone_selector=timezones.select_zone)
     Bootstrap5(app)
     from . import models  # noqa: F401  (registers the tables)
     from . import engine, rules
@@ -106,6 +108,8 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(text, "text")
     from .join_codes import shown
     app.add_template_filter(shown, "join_code")
+    from . import timezones
+    timezones.register(app)
 
 
 def register_cli(app: Flask) -> None:

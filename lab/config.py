@@ -108,6 +108,17 @@ def _env_flag(name: str, default: bool = False) -> bool:
     raise RuntimeError(f"{name} must be 1 or 0 (it is {value!r}).")
 
 
+def _env_zone(name: str) -> str:
+    from .timezones import DEFAULT_ZONE, zone_or_none
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return DEFAULT_ZONE
+    if zone_or_none(value) is None:
+        raise RuntimeError(f"{name} must be a time zone name such as Asia/Shanghai or UTC "
+                           f"(it is {value!r}).")
+    return value
+
+
 def check_deployment(config: dict, given: dict) -> None:
     """Refuse a configuration that cannot work on several hosts: each host would sign
     sessions and contracts with a key of its own (so logins and signatures break from one
@@ -242,4 +253,7 @@ def from_environment(instance_path: str) -> dict:
         # Minutes a running group may go without an accepted action before the instructor's
         # board flags it as stalled (with what the guide says the run waits for).
         "STALL_MINUTES": float(os.environ.get("STALL_MINUTES", "5")),
+        # The time zone of every time shown or exported outside a class (a class has its own:
+        # lab/timezones.py), an IANA name.
+        "LAB_TIMEZONE": _env_zone("LAB_TIMEZONE"),
     }
