@@ -8,12 +8,15 @@ Each is a msgid with its arguments, where it was found and how serious it is, st
 (to_json / from_json) and translated only when shown (text()).
 
 Arguments are stored untranslated: a role or action as its key, a name as its {en, zh} mapping,
-money as Cents. This module imports nothing from the lab: the layer that knows the names
-(lab/engine/labels.py) plugs its translator in with use_translator()."""
+money as Cents, a time as the (naive UTC) datetime, stored as {"utc": "2026-12-01T22:05:03"}.
+This module imports nothing from the lab: the layer that knows the names (lab/engine/labels.py)
+plugs its translator in with use_translator(), and the one that knows the reader's time zone
+(lab/timezones.py) its clock with use_clock(): a time is shown as the reader's HH:MM:SS."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field as _field
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from flask_babel import gettext
 
@@ -33,6 +36,38 @@ def use_translator(translate: Callable) -> None:
     """translate(key, stored value) -> what the reader sees (lab/engine/labels.py)."""
     global _translate_arg
     _translate_arg = translate
+
+
+def _utc_clock(at: datetime) -> str:
+    return at.strftime("%H:%M:%S")
+
+
+_show_time: Callable = _utc_clock
+
+
+def use_clock(show: Callable) -> None:
+    """show(naive UTC datetime) -> the time as the reader reads it (lab/timezones.py)."""
+    global _show_time
+    _show_time = show
+
+
+def _time(at: datetime) -> str:
+    try:
+        return _show_time(at)
+    except (RuntimeError, AttributeError, KeyError, ValueError):  # outside an app context
+        return _utc_clock(at)
+
+
+def _arg(key: str, value, translate: bool = True):
+    """An argument as the reader sees it: a time in their zone, a name in their language."""
+    if isinstance(value, dict) and set(value) == {"utc"}:
+        try:
+            value = datetime.fromisoformat(value["utc"])
+        except (TypeError, ValueError):
+            return value["utc"]
+    if isinstance(value, datetime):
+        return _time(value)
+    return _translate_arg(key, value) if translate else value
 
 
 def N_(msgid: str) -> str:  # marks a message for extraction; translated when shown
@@ -68,10 +103,7 @@ class Problem:
             self.warning = True
 
     def _args(self) -> dict:
-        args = self.args or {}
-        if self.labelled:
-            return {key: _translate_arg(key, value) for key, value in args.items()}
-        return args
+        return {key: _arg(key, value, self.labelled) for key, value in (self.args or {}).items()}
 
     def text(self) -> str:
         """The problem in the reader's language (or untranslated outside an app context)."""
@@ -157,12 +189,16 @@ class DomainError(Exception):
         try:
             return self.message
         except Exception:  # outside an app context
-            return self.msg % {k: _translate_arg(k, _plain(v)) for k, v in self.args_.items()}
+            return self.msg % {k: _arg(k, _plain(v)) for k, v in self.args_.items()}
 
 
 def _plain(value):
     if isinstance(value, Cents):
         return {"cents": int(value)}
+    if isinstance(value, datetime):  # naive UTC, as the lab stores times
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return {"utc": value.isoformat(timespec="seconds")}
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if isinstance(value, dict):

@@ -4,8 +4,12 @@ page belongs to (Classroom.time_zone), else the lab's own (the LAB_TIMEZONE sett
 Asia/Shanghai).
 
 Pages use the filters (`{{ e.at|clock }}`, `|stamp`, `|day`, `|short_stamp`); a view that shows
-a class's or a run's page says whose zone first: `use_zone(zone)`. Exports take the zone
-explicitly: `local(dt, zone)`. Flask-Babel converts (its timezone selector is select_zone)."""
+a class's or a run's page says whose zone first: `use_zone(zone)` (the classroom's loaders and
+the consoles' guard do it: lab/classroom/zones.py). A page listing runs of several classes
+names each one's zone: `{{ run.started_at|stamp(zone) }}`. Exports take the zone explicitly:
+`local(dt, zone)`. Flask-Babel converts (its timezone selector is select_zone). A time inside a
+stored message (a refusal's "done at 06:05:03") is kept as UTC and shown through here too
+(register: lab/errors.py use_clock)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -14,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, g, has_app_context
 from flask_babel import format_datetime, refresh
+
+from . import errors
 
 DEFAULT_ZONE = "Asia/Shanghai"
 # What the class form offers first (any IANA name is accepted: zone_or_none).
@@ -70,14 +76,38 @@ def local(dt: datetime | None, zone: str | None = None) -> datetime | None:
     return dt.replace(tzinfo=UTC).astimezone(ZoneInfo(name)).replace(tzinfo=None)
 
 
-def shown(dt: datetime | None, how: str = "stamp") -> str:
-    """A stored time as text in the request's zone ('' for none); `how` is one of PATTERNS."""
+def shown(dt: datetime | None, how: str = "stamp", zone: str | None = None) -> str:
+    """A stored time as text in `zone` (None: the request's zone; '' for no time); `how` is one
+    of PATTERNS."""
     if dt is None:
         return ""
-    return format_datetime(dt, PATTERNS[how])
+    if zone_or_none(zone) is None:
+        return format_datetime(dt, PATTERNS[how])
+    return format_datetime(local(dt, zone), PATTERNS[how], rebase=False)
+
+
+def choices(current: str | None = None) -> list[str]:
+    """The zones a form offers: the common ones, and `current` (a class's) when it is another."""
+    current = zone_or_none(current)
+    return list(COMMON_ZONES) + ([current] if current and current not in COMMON_ZONES else [])
+
+
+def label(zone: str) -> str:
+    """A zone as a form offers it: its name and its offset from UTC now ("Asia/Shanghai
+    (UTC+08:00)")."""
+    offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).strftime("%z")
+    return f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def _clock(at: datetime) -> str:
+    """A time inside a stored message (lab/errors.py), in the reader's zone."""
+    return shown(at, "clock")
 
 
 def register(app) -> None:
-    """The template filters: |clock, |stamp, |day, |short_stamp."""
+    """The template filters: |clock, |stamp, |day, |short_stamp (each takes an optional zone),
+    |zone_label; and the clock of stored messages."""
     for how in PATTERNS:
-        app.add_template_filter(lambda dt, how=how: shown(dt, how), how)
+        app.add_template_filter(lambda dt, zone=None, how=how: shown(dt, how, zone), how)
+    app.add_template_filter(label, "zone_label")
+    errors.use_clock(_clock)

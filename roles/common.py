@@ -15,7 +15,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from lab import once
-from lab.classroom import access
+from lab.classroom import access, zones
 from lab.engine import Actor, check, perform, registry
 from lab.engine.labels import action_label
 from lab.errors import N_, AlreadyDone, DomainError, InvalidInput
@@ -72,6 +72,7 @@ class Console:
         run = db.session.get(Run, g.run_id)
         if run is None:
             abort(404)
+        zones.show_run(run)  # times in the zone of the run's class (practice: the lab's)
         roles = [s.role for s in run.seats if s.user_id == current_user.id]
         g.run, g.role, g.my_roles = run, self.role, roles
         g.readonly = self.role not in roles

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from lab.extensions import db
 from lab.models import Classroom, Enrollment, Group, User
 from lab.scenario import load_file
+from lab.timezones import local
 from tests.guide_student import Page
 from tests.helpers import SCENARIOS, doc, login, make_user, play, post, start_run
 
@@ -200,7 +201,7 @@ def test_the_grade_csv_says_class_scenario_and_date(graded):
     rows = list(csv.DictReader(io.StringIO(client.get(
         f"/classroom/assignment/{assignment.id}/grades?format=csv").data.decode("utf-8-sig"))))
     assert len(rows) == 6
-    started = assignment.runs[0].started_at.date().isoformat()
+    started = local(assignment.runs[0].started_at).date().isoformat()
     for row in rows:
         assert row["class"] == "电商一班"
         assert row["scenario"] == "B2C: a normal order"
@@ -224,7 +225,7 @@ def test_the_grade_xlsx_has_column_widths_and_a_frozen_header(graded):
         assert all(6 <= w <= 40 for w in width.values()), (sheet.title, width)
         row = dict(zip(header, (c.value for c in sheet[3]), strict=True))
         assert row["class"] == "电商一班" and row["scenario"] == "B2C: a normal order"
-        assert row["date"].date() == assignment.runs[0].started_at.date()
+        assert row["date"].date() == local(assignment.runs[0].started_at).date()
 
 
 def test_credential_slips_show_group_and_roles(graded):

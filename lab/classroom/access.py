@@ -4,7 +4,9 @@
 The predicates (`is_staff`, `owns_class`, `owns_run`, `may_watch`, …) only answer; the loaders
 (`class_or_404`, `run_or_404`, …) fetch what a URL names for the current user and answer 404
 when it is not theirs to see (a page of somebody else's class is "not found", never "forbidden",
-so ids cannot be probed); `instructor_required` and `admin_required` guard whole views (403)."""
+so ids cannot be probed); `instructor_required` and `admin_required` guard whole views (403).
+A loader also says whose time zone the page shows its times in: the class's (zones.py), so no
+page of a class can forget it."""
 from __future__ import annotations
 
 from functools import wraps
@@ -15,6 +17,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Assignment, Classroom, Group, Run, Seat
+from .zones import show_class, show_run
 
 # ---- predicates ---------------------------------------------------------------------------
 
@@ -106,6 +109,7 @@ def class_or_404(class_id: int) -> Classroom:
     classroom = db.session.get(Classroom, class_id)
     if classroom is None or not owns_class(current_user, classroom):
         abort(404)
+    show_class(classroom)
     return classroom
 
 
@@ -122,6 +126,7 @@ def run_or_404(run_id: int) -> Run:
     run = db.session.get(Run, run_id)
     if run is None or not owns_run(current_user, run):
         abort(404)
+    show_run(run)
     return run
 
 
@@ -147,6 +152,7 @@ def watchable_run_or_404(run_id: int) -> Run:
     run = db.session.get(Run, run_id)
     if run is None or not may_watch(current_user, run):
         abort(404)
+    show_run(run)
     return run
 
 
@@ -154,4 +160,5 @@ def report_run_or_404(run_id: int, student_id: int) -> Run:
     run = db.session.get(Run, run_id)
     if run is None or not may_read_report(current_user, run, student_id):
         abort(404)
+    show_run(run)
     return run

@@ -14,7 +14,7 @@ from ..engine.registry import REGISTRY
 from ..errors import N_, DomainError, NotAllowed
 from ..extensions import db
 from ..models import Document, Group, Product, Run, Seat, User
-from ..runs import events_of, grade_run, scenario_of
+from ..runs import CLOCK_ACTIONS, events_of, grade_run, scenario_of
 from . import repair
 from .grades import final
 
@@ -39,8 +39,9 @@ def group_numbers(runs: list[Run]) -> dict[int, int | None]:
 
 def board_rows(assignment) -> list[dict]:
     """Per group: progress, the steps expected now and who holds their role, mistakes, score,
-    playing minutes, and the flag of a stalled group with what the guide says it waits for
-    (repair.flag: read from the events graded here, no query of its own unless flagged).
+    playing minutes, the time of its last move (`last`, None: none yet), and the flag of a
+    stalled group with what the guide says it waits for (repair.flag: read from the events
+    graded here, no query of its own unless flagged).
     Bots of groups nobody watches get their turn here."""
     runs = list(assignment.runs)
     numbers = group_numbers(runs)
@@ -64,6 +65,8 @@ def board_rows(assignment) -> list[dict]:
                      "max": graded.max_score,
                      "elapsed": int(run.elapsed().total_seconds() // 60),
                      "limit": run.time_limit_minutes, "completed": graded.completed,
+                     "last": max((e.at for e in events if e.ok and e.action not in
+                                  CLOCK_ACTIONS), default=None),
                      "ops": CLOCK_OPS.get(run.status, ())})
         rows[-1].update(flag=repair.flag(run, graded, events), holders=holders,
                         open=len(repair.open_steps(graded)))

@@ -1,5 +1,6 @@
 """Grades from runs: the grading function's numbers plus the instructor's adjustments, per
-group and per student, and their CSV / XLSX export (the same numbers the pages show)."""
+group and per student, and their CSV / XLSX export (the same numbers the pages show; times in
+the class's time zone, which the export names)."""
 from __future__ import annotations
 
 import csv
@@ -7,6 +8,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -16,19 +18,24 @@ from ..grading import Grade
 from ..i18n import text
 from ..models import Adjustment, Reflection, Run, User
 from ..runs import grade_run
-from . import bp
+from ..timezones import local
+from . import bp, zones
 
 # The export's columns, in order: keys that stay the same in every language (scripts and other
 # spreadsheets read them); the page shows the same columns with translated titles.
 # Each row also says which class, scenario and day it is from, so exports of several assignments
 # can go in one spreadsheet (the date: the day the group's run started, else the day assigned).
 # They come last: the columns before them keep their places for scripts that count.
+# Times are the class's wall-clock times (Classroom.time_zone), and each row names that zone:
+# `started` is when the group's run started (empty: not yet), `time_zone` the zone of it and of
+# `date`.
 CONTEXT = ("class", "scenario", "date")
+TIMES = ("started", "time_zone")
 COLUMNS = ("group", "student_no", "name", "roles", "steps", "mistakes", "points", "adjustment",
            "total", "group_score", "max_score", "reflection_mark", "comment", "completed",
-           "group_auto", "group_adjustment", "group_comment") + CONTEXT
+           "group_auto", "group_adjustment", "group_comment") + TIMES + CONTEXT
 GROUP_COLUMNS = ("group", "met", "total", "mistakes", "auto", "adjustment", "score", "max",
-                 "status", "comment", "completed") + CONTEXT
+                 "status", "comment", "completed") + TIMES + CONTEXT
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -180,11 +187,13 @@ def assignment_rows(assignment) -> tuple[list[dict], list[dict]]:
     from .board import group_numbers
     runs = list(assignment.runs)
     numbers = group_numbers(runs)
+    zone = zones.of_class(assignment.classroom)
     groups, students = [], []
     for run in runs:
         summary, rows = run_rows(run, numbers[run.id])
         context = {"class": assignment.classroom.name, "scenario": text(assignment.title),
-                   "date": (run.started_at or assignment.created_at).date()}
+                   "date": local(run.started_at or assignment.created_at, zone).date(),
+                   "started": local(run.started_at, zone), "time_zone": zone}
         groups.append(summary | context)
         students.extend(row | context for row in rows)
     return groups, students
@@ -213,8 +222,15 @@ def to_csv(rows: list[dict]) -> bytes:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     for row in rows:
-        writer.writerow(_plain(row))
+        writer.writerow(_csv_cell(value) for value in _plain(row))
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+
+
+def _csv_cell(value):
+    """A time as a spreadsheet reads it: 2026-12-02 06:05 (no "T", no seconds)."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return value
 
 
 def to_xlsx(rows: list[dict], title: str, groups: list[dict] | None = None) -> bytes:
@@ -267,7 +283,9 @@ def _widths(ws, least: int = 6, most: int = 40) -> None:
             for cell in column[1:]:
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for cell in column[1:]:
-            if hasattr(cell.value, "isoformat"):
+            if isinstance(cell.value, datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm"
+            elif hasattr(cell.value, "isoformat"):
                 cell.number_format = "yyyy-mm-dd"
 
 

@@ -309,13 +309,13 @@ def _rebuild(run: Run, archive: Run, kept: list[Event], step: Step) -> None:
             raise NotAllowed(N_("Nothing was reset: “%(action)s” at %(time)s cannot be done "
                                 "again (%(why)s). Reset to a later step, or mark the steps "
                                 "instead."), action=old.action,
-                             time=old.at.strftime("%H:%M:%S"), why=error.message) from None
+                             time=old.at, why=error.message) from None
         same_case = cases.setdefault(old.case_id, new.case_id) == new.case_id
         if new.result != old.result or not same_case:
             raise NotAllowed(N_("Nothing was reset: “%(action)s” at %(time)s gives another "
                                 "result when done again. Reset to a later step, or mark the "
                                 "steps instead."), action=old.action,
-                             time=old.at.strftime("%H:%M:%S"))
+                             time=old.at)
     db.session.flush()
     run.status, run.paused_at = status, paused_at
     run.bots_checked_event, run.bots_next_at = -1, None
@@ -343,4 +343,4 @@ def _password(run: Run, archive: Run, old: Event, step: Step) -> str:
     raise NotAllowed(N_("Nothing was reset: “%(action)s” at %(time)s used a certificate password "
                         "the student chose, which the lab does not keep. Reset to before the "
                         "certificate was requested, or mark step %(number)s instead."),
-                     action=old.action, time=old.at.strftime("%H:%M:%S"), number=step.number)
+                     action=old.action, time=old.at, number=step.number)

@@ -236,7 +236,8 @@ def _check_state_and_gates(ctx: Context) -> None:
 
 
 def already_done(run_id: int, name: str, doc: Document) -> AlreadyDone | None:
-    """The refusal for an action somebody already did on this document (who and when)."""
+    """The refusal for an action somebody already did on this document (who and when: the
+    time as stored, shown in the reader's time zone by lab/errors.py)."""
     done = db.session.scalar(select(Event).where(
         Event.run_id == run_id, Event.document_id == doc.id, Event.action == name,
         Event.ok.is_(True)).order_by(Event.id.desc()).limit(1))
@@ -244,7 +245,7 @@ def already_done(run_id: int, name: str, doc: Document) -> AlreadyDone | None:
         return None
     return AlreadyDone(N_("Already done: %(who)s did “%(action)s” on %(number)s at %(time)s."),
                        who=_who(done), action=name, number=doc.number,
-                       time=done.at.strftime("%H:%M:%S"))
+                       time=done.at)
 
 
 def _who(event: Event):

@@ -17,6 +17,9 @@ class Classroom(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the group size last chosen on the class page (shown again there); None: never grouped
     group_size: Mapped[int | None]
+    # the IANA time zone every time of the class is shown and exported in (lab/timezones.py);
+    # None: the lab's (LAB_TIMEZONE)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
 
     instructor = relationship("User")
     enrollments: Mapped[list["Enrollment"]] = relationship(

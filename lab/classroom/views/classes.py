@@ -1,5 +1,5 @@
-"""The instructor's classes: the list, a new class, its join code, its page and its credential
-sheet; and the lab admin's form for instructor accounts."""
+"""The instructor's classes: the list, a new class, its join code, its time zone, its page and
+its credential sheet; and the lab admin's form for instructor accounts."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import defer, selectinload
 
-from ... import join_codes
+from ... import join_codes, timezones
 from ...auth.accounts import create_user
 from ...errors import DomainError
 from ...extensions import db
@@ -16,7 +16,7 @@ from ...models import Assignment, Classroom, Enrollment, Group, Run, User, find_
 from ...models.run import ROLES
 from ...scenario import library
 from ...views import commits
-from .. import bp, groups, rosters
+from .. import bp, groups, rosters, zones
 from ..access import admin_required, class_or_404, classes_of_staff, instructor_required
 from .common import sent_before, to_class
 
@@ -28,7 +28,9 @@ def index():
                                      .order_by(User.username)).all() \
         if current_user.is_admin else []
     classes = db.session.scalars(classes_of_staff(current_user)).all()
-    return render_template("classroom/index.html", classes=classes, instructors=instructors)
+    return render_template("classroom/index.html", classes=classes, instructors=instructors,
+                           zones=timezones.choices(timezones.lab_zone()),
+                           lab_zone=timezones.lab_zone())
 
 
 @bp.route("/new", methods=["POST"])
@@ -41,7 +43,15 @@ def new_class():
     if not name or len(name) > 120:
         flash(_("Give the class a name (at most 120 characters)."), "danger")
         return redirect(url_for("classroom.index")), 303
-    classroom = Classroom(name=name, instructor_id=current_user.id,
+    zone = None  # a form without the field: the lab's zone
+    if "time_zone" in request.form:
+        try:
+            zone = zones.chosen(request.form["time_zone"])
+        except DomainError as error:
+            db.session.rollback()  # the form's key stays unused: the fixed form may use it
+            flash(error.message, "danger")
+            return redirect(url_for("classroom.index")), 303
+    classroom = Classroom(name=name, instructor_id=current_user.id, time_zone=zone,
                           join_code=join_codes.new_join_code())
     db.session.add(classroom)
     db.session.flush()
@@ -61,6 +71,24 @@ def rotate_join_code(class_id):
     code = join_codes.rotate(classroom)
     return to_class(class_id, _("New join code %(code)s: the old one no longer works.",
                                 code=join_codes.shown(code)))
+
+
+@bp.route("/<int:class_id>/time-zone", methods=["POST"])
+@instructor_required
+@commits
+def set_time_zone(class_id):
+    """The time zone every time of the class is shown and exported in (its pages, its groups'
+    consoles, the grade sheet)."""
+    classroom = class_or_404(class_id)
+    if sent_before():
+        return to_class(class_id)
+    try:
+        zone = zones.set_zone(classroom, request.form.get("time_zone"))
+    except DomainError as error:
+        db.session.rollback()
+        return to_class(class_id, error.message, "danger", "time-zone")
+    return to_class(class_id, _("Times in this class are now shown in %(zone)s.", zone=zone),
+                    anchor="time-zone")
 
 
 @bp.route("/instructors", methods=["POST"])
@@ -105,12 +133,13 @@ def show(class_id):
             Run.assignment_id.in_([a.id for a in assignments])).group_by(Run.assignment_id)
     ).all()) if assignments else {}
     scenarios = library()
+    zone = zones.of_class(classroom)
     chosen = request.args.get("scenario")
     if chosen not in {s.id for s in scenarios}:
         chosen = None
     return render_template("classroom/class.html", classroom=classroom, roles=ROLES,
                            assignments=assignments, run_counts=run_counts, library=scenarios,
-                           chosen_scenario=chosen,
+                           chosen_scenario=chosen, zone=zone, zones=timezones.choices(zone),
                            group_size=request.args.get("size", type=int)
                            or classroom.group_size or 5,
                            ungrouped=[e for e in classroom.enrollments if e.group_id is None],

@@ -14,7 +14,7 @@ from ...i18n import text
 from ...models import Event, Run
 from ...runs import CLOCK_ACTIONS, grade_run, scenario_of
 from ...views import commits, form_id
-from .. import bp, grades, repair, reports, work
+from .. import bp, grades, repair, reports, work, zones
 from ..access import assignment_or_404, class_run_or_404, instructor_required, run_or_404
 from .common import group_number, sent_before
 
@@ -35,7 +35,7 @@ def grade_sheet(assignment_id):
                                  "spreadsheetml.sheet",
                         headers={"Content-Disposition": f"attachment; filename={name}.xlsx"})
     return render_template("classroom/grades.html", assignment=assignment, groups=group_rows,
-                           students=student_rows)
+                           students=student_rows, zone=zones.of_class(assignment.classroom))
 
 
 @bp.route("/run/<int:run_id>/adjust", methods=["POST"])
