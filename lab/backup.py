@@ -50,6 +50,7 @@ TABLES = ("user", "classroom", "group", "enrollment", "assignment", "run", "seat
 NOT_EXPORTED = {
     "form_submission": "one-time form keys: they only stop a form sent twice from acting twice",
     "upload_report": "what an upload left to read, shown once after it and kept a day",
+    "setting": "the lab's own settings (self-registration), not a class's data",
 }
 # Columns holding ids that are not foreign keys: (table, column) → the table of the id.
 ID_COLUMNS = {("document", "case_id"): "document", ("event", "case_id"): "document",

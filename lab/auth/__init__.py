@@ -1,13 +1,17 @@
-"""Login, logout, self-registration with a class's join code, changing one's password, and
-"try a scenario now": a temporary self-learner account with a practice run (temporary.py), which
-its user may keep under a username of their own.
+"""Login, logout, registration (a student with a class's join code, or a self-learner on their
+own), changing one's password, and "try a scenario now": a temporary self-learner account with a
+practice run (temporary.py), which its user may keep under a username of their own. The lab
+admin may close self-registration (lab/models/setting.py): then only a join code makes an
+account here, and "try a scenario now" is closed too.
 
 Usernames follow one rule (lab/models/user.py: normalize_username); a login checks one password
 hash whether or not the account exists; each session carries its account's session generation,
 so logging out or changing the password ends every earlier session, even a copied cookie; the
 doors where guessing pays are rate limited (limits.py). An account whose password somebody else
 made (a roster's, an instructor's reset: User.must_change_password) opens no page but the
-password page until its user has chosen their own."""
+password page until its user has chosen their own. A locked account (User.locked_at, set by a
+lab admin: lab/admin) has no session and cannot log in; the login page says so only to whoever
+typed its right password."""
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -21,11 +25,12 @@ from ..classroom import work
 from ..classroom.work import classroom_by_code
 from ..errors import DomainError
 from ..extensions import db, login_manager
-from ..models import Enrollment, find_user
+from ..models import Enrollment, find_user, self_registration_open
 from ..models.user import authenticate, clean_username, user_for_session
 from ..views import commits, safe_next
 from . import limits, temporary
-from .accounts import choose_own_password, create_user
+from .accounts import (choose_own_password, create_learner, create_user, record_login,
+                       refuse_unless_self_registration)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 # /login and /register are where people type them by hand: send them to the real pages (keeping
@@ -43,6 +48,13 @@ login_manager.login_message_category = "warning"
 def load_user(session_id: str):
     """The session's user, unless the session was ended (logout, a new password)."""
     return user_for_session(session_id)
+
+
+@bp.app_context_processor
+def registration_helpers() -> dict:
+    """Templates ask `self_registration_open()` (one query, only where a page shows a way in
+    that depends on it: the landing page)."""
+    return {"self_registration_open": self_registration_open}
 
 
 # What an account that must choose its own password may still reach: the password page, logging
@@ -72,6 +84,12 @@ def too_many_attempts(_error):
     elif request.endpoint in ("auth.register", "auth.join"):
         message = _("Too many wrong join codes or registrations from this computer. Wait a "
                     "minute, check the code with your instructor, then try again.")
+    elif request.endpoint == "auth.register_learner":
+        message = _("Too many registrations from this computer. Wait a minute, then try "
+                    "again.")
+    elif request.endpoint == "reset.forgot":
+        message = _("Too many password reset requests for this account or from this computer. "
+                    "Try again in an hour, or ask your instructor to reset your password.")
     elif request.endpoint == "auth.try_now":
         message = _("Too many trial accounts were made from this address in the last hour. "
                     "Try again later, or log in, or join your class with its code.")
@@ -90,25 +108,32 @@ class LoginForm(FlaskForm):
 
 @bp.route("/login", methods=["GET", "POST"])
 @limits.login
+@commits
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("main.home"))
     form = LoginForm()
-    status = 200
+    status, locked = 200, False
     if form.validate_on_submit():
         user = authenticate(form.username.data, form.password.data)
-        if user is not None:
+        if user is not None and user.is_locked:
+            # Said only after the right password: a wrong one gets the message of any wrong
+            # password, so nobody learns which accounts are locked.
+            locked, status = True, 403
+        elif user is not None:
             login_user(user)
+            record_login(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             if user.must_change_password:
                 return redirect(url_for("auth.password"))
             return redirect(safe_next(request.args.get("next"), url_for("main.home")))
-        limits.count_failure()
-        form.password.errors.append(_("Wrong username or password."))
-        status = 401
+        else:
+            limits.count_failure()
+            form.password.errors.append(_("Wrong username or password."))
+            status = 401
     elif form.is_submitted():
         status = 400
-    return render_template("auth/login.html", form=form), status
+    return render_template("auth/login.html", form=form, locked=locked), status
 
 
 class RegisterForm(FlaskForm):
@@ -123,12 +148,26 @@ class RegisterForm(FlaskForm):
         DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
 
 
+def _register_page(form: "RegisterForm", learner_form: "LearnerForm", way: str, status: int,
+                   refusal: str | None = None):
+    """The registration page: the class's form ("Join my class with a code") and, while
+    self-registration is open, the self-learner's ("Learn on my own"); `way` is the one shown
+    first."""
+    learners_open = self_registration_open()
+    return render_template("auth/register.html", form=form, learner_form=learner_form,
+                           learners_open=learners_open,
+                           way=way if learners_open else "class", refusal=refusal), status
+
+
 @bp.route("/register", methods=["GET", "POST"])
 @limits.register
 @commits
 def register():
     """A student joins a class with its join code; the student number is the username."""
     form = RegisterForm()
+    learner_form = LearnerForm(formdata=None)
+    way = "learner" if request.args.get("way") == "learner" and request.method == "GET" \
+        else "class"
     status = 200
     if form.validate_on_submit():
         classroom = classroom_by_code(form.join_code.data)
@@ -150,12 +189,46 @@ def register():
                 form.student_no.errors.append(registered_already)
             else:
                 login_user(user)
+                record_login(user)
                 flash(_("Welcome to %(name)s.", name=classroom.name), "success")
                 return redirect(url_for("main.home"))
         status = 400
     elif form.is_submitted():
         status = 400
-    return render_template("auth/register.html", form=form), status
+    return _register_page(form, learner_form, way, status)
+
+
+@bp.route("/register/learner", methods=["POST"])
+@limits.register_learner
+@commits
+def register_learner():
+    """A self-learner makes an account of their own (no class, no join code), is logged in
+    and sent to the practice page; refused, creating nothing, while the lab admin keeps
+    self-registration closed."""
+    form = LearnerForm()
+    class_form = RegisterForm(formdata=None)
+    try:
+        refuse_unless_self_registration()
+    except DomainError as error:
+        return _register_page(class_form, form, "class", error.status, refusal=error.message)
+    if form.validate_on_submit():
+        try:
+            user = create_learner(form.username.data, form.password.data, form.name.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.username.errors.append(error.message)
+        except IntegrityError:  # the same username taken at the same moment
+            db.session.rollback()
+            form.username.errors.append(_("The username %(name)s is taken: choose another "
+                                          "one.", name=form.username.data))
+        else:
+            login_user(user)
+            record_login(user)
+            flash(_("Welcome, %(name)s: your account is ready. Choose a scenario to practise: "
+                    "you play every department you pick, and bots play the others.",
+                    name=user.display_name), "success")
+            return redirect(url_for("practice.index"))
+    return _register_page(class_form, form, "learner", 400)
 
 
 @bp.route("/join", methods=["POST"])
@@ -247,6 +320,10 @@ def try_now():
     page."""
     if current_user.is_authenticated:
         return redirect(url_for("practice.index"), 303)
+    if not self_registration_open():  # a temporary account is a self-registration too
+        flash(_("Trying a scenario without an account is closed on this lab: log in, or join "
+                "your class with the code your instructor gives you."), "warning")
+        return redirect(url_for("main.home"), 303)
     try:
         user, run, first = temporary.start_trial(current_app.config["BOT_DELAY_SECONDS"])
     except DomainError as error:
@@ -254,6 +331,7 @@ def try_now():
         flash(error.message, "danger")
         return redirect(url_for("main.home"), 303)
     login_user(user)
+    record_login(user)
     flash(_("A temporary account was made for you, with a practice run: follow the guide on "
             "each page. Switch departments from the bar at the top."), "success")
     return redirect(url_for(f"{first}.index", run_id=run.id), 303)
@@ -269,6 +347,11 @@ class KeepForm(FlaskForm):
         DataRequired(), Length(min=8, max=128, message=_l("At least 8 characters."))])
     confirm = PasswordField(_l("Password again"), validators=[
         DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+class LearnerForm(KeepForm):
+    """"Learn on my own" on the registration page: a self-learner's account, with the same
+    rules as keeping a temporary one."""
 
 
 @bp.route("/keep", methods=["GET", "POST"])

@@ -1,5 +1,6 @@
 """Rate limits where guessing pays: passwords (login, the current password) and join codes;
-and on "try a scenario now", which makes an account and a run with each click.
+on registrations; and on "try a scenario now", which makes an account and a run with each
+click.
 
 Only failures count (a view calls `count_failure()`), so a whole class logging in at once
 from behind one NAT address is never slowed; a guesser is stopped after a few tries per
@@ -52,9 +53,12 @@ login = _stack(
 _wrong_join_codes = limiter.shared_limit(_setting("JOIN_CODE_LIMIT_PER_ADDRESS"),
                                          scope="join-code", methods=["POST"],
                                          deduct_when=_failed)
-register = _stack(
-    _wrong_join_codes,
-    limiter.limit(_setting("REGISTER_LIMIT_PER_ADDRESS"), methods=["POST"]))
+# Registrations per address, counted together: a student's with a join code and a
+# self-learner's.
+_registrations = limiter.shared_limit(_setting("REGISTER_LIMIT_PER_ADDRESS"),
+                                      scope="register", methods=["POST"])
+register = _stack(_wrong_join_codes, _registrations)
+register_learner = _registrations
 join = _stack(
     _wrong_join_codes,
     limiter.limit(_setting("JOIN_CODE_LIMIT_PER_ADDRESS"), key_func=_logged_in_account,

@@ -12,11 +12,13 @@ from .content import Review, Notice
 from .classroom import Classroom, Enrollment, Group, Assignment, Adjustment, Reflection
 from .form import FormSubmission
 from .upload import UploadReport
+from .setting import Setting, self_registration_open
 
 __all__ = [
     "User", "Run", "Seat", "Party", "Product", "StockMove", "Transfer", "Event", "Document",
     "DocumentLine", "Order", "Shipment", "Shortage", "PurchaseOrder", "InboundDelivery", "Inquiry",
     "Quote", "Contract", "PaymentReminder", "Invoice", "Membership", "Certificate", "Return",
     "Review", "Notice", "Classroom", "Enrollment", "Group", "Assignment", "Adjustment",
-    "Reflection", "FormSubmission", "UploadReport", "find_user", "normalize_username",
+    "Reflection", "FormSubmission", "UploadReport", "Setting", "find_user", "normalize_username",
+    "self_registration_open",
 ]

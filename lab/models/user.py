@@ -83,6 +83,11 @@ class User(UserMixin, db.Model):
     # instructor's reset): its user chooses their own at the next login (lab/auth, first_login)
     # before any other page opens.
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When its user last logged in (naive UTC, set by the login page; None: never).
+    last_login_at: Mapped[datetime | None]
+    # Set when a lab admin locked the account (lab/admin): it cannot log in and every session
+    # it had ended; None: not locked.
+    locked_at: Mapped[datetime | None]
 
     @validates("username")
     def _set_username(self, _key, value: str) -> str:
@@ -113,13 +118,19 @@ class User(UserMixin, db.Model):
         return f"{self.id}.{self.session_generation}"
 
     @property
+    def is_locked(self) -> bool:
+        return self.locked_at is not None
+
+    @property
     def display_name(self) -> str:
         return self.name or self.username
 
 
 def authenticate(username: str, password: str) -> User | None:
     """The account if the password is its password, else None; one password hash is checked
-    either way (against a dummy hash when no account has this username)."""
+    either way (against a dummy hash when no account has this username). A locked account is
+    returned too (its password is right): the login page says it is locked, and only then, so
+    a wrong password never tells which accounts are locked."""
     user = find_user(username)
     if user is None:
         verify_dummy_password(password)
@@ -129,9 +140,10 @@ def authenticate(username: str, password: str) -> User | None:
 
 def user_for_session(session_id: str) -> User | None:
     """The user a session's stored id names, if its session generation is still the current
-    one (Flask-Login's user loader)."""
+    one and the account is not locked (Flask-Login's user loader)."""
     user_id, _, generation = (session_id or "").partition(".")
     if not (user_id.isdigit() and generation.isdigit()) or len(user_id) > 18:
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.session_generation == int(generation) else None
+    return user if user is not None and user.session_generation == int(generation) \
+        and user.locked_at is None else None
