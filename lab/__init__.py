@@ -6,7 +6,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from .extensions import babel, csrf, db, limiter, login_manager, migrate
+from .extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     csrf.init_app(app)
+    mail.init_app(app)
     from . import timezones
     babel.init_app(app, locale_selector=i18n.select_locale,
                    timezone_selector=timezones.select_zone)
@@ -89,13 +90,15 @@ def register_security(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from roles import register_consoles
 
+    from .admin import bp as admin_bp
     from .auth import bp as auth_bp
+    from .auth.reset import bp as reset_bp
     from .classroom import bp as classroom_bp
     from .classroom import views as _classroom_pages  # noqa: F401  (the classroom's routes)
     from .live import bp as live_bp
     from .practice import bp as practice_bp
     from .views import bp as main_bp
-    for bp in (main_bp, auth_bp, live_bp, practice_bp, classroom_bp):
+    for bp in (main_bp, auth_bp, admin_bp, reset_bp, live_bp, practice_bp, classroom_bp):
         app.register_blueprint(bp)
     register_consoles(app)
 
@@ -108,8 +111,9 @@ def register_template_helpers(app: Flask) -> None:
     app.add_template_filter(text, "text")
     from .join_codes import shown
     app.add_template_filter(shown, "join_code")
-    from . import timezones
+    from . import assets, timezones
     timezones.register(app)
+    assets.register(app)
 
 
 def register_cli(app: Flask) -> None:

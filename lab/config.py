@@ -108,6 +108,27 @@ def _env_flag(name: str, default: bool = False) -> bool:
     raise RuntimeError(f"{name} must be 1 or 0 (it is {value!r}).")
 
 
+def _mail_settings() -> dict:
+    """Flask-Mail's settings from the environment (README, "E-mail"). Port 465 means SSL from
+    the first byte; any other port says STARTTLS unless MAIL_USE_TLS=0."""
+    server = os.environ.get("MAIL_SERVER", "").strip()
+    if not server:
+        return {"MAIL_SERVER": None}
+    port = _env_int("MAIL_PORT", 587)
+    username = os.environ.get("MAIL_USERNAME", "").strip() or None
+    sender = os.environ.get("MAIL_DEFAULT_SENDER", "").strip() or (
+        username if username and "@" in username else None)
+    if sender is None:
+        raise RuntimeError("MAIL_SERVER is set but not MAIL_DEFAULT_SENDER: set it to the "
+                           "address the lab's e-mails come from, e.g. "
+                           "'ecomlab <noreply@example.edu>'.")
+    return {"MAIL_SERVER": server, "MAIL_PORT": port, "MAIL_USERNAME": username,
+            "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+            "MAIL_USE_SSL": port == 465,
+            "MAIL_USE_TLS": port != 465 and _env_flag("MAIL_USE_TLS", True),
+            "MAIL_DEFAULT_SENDER": sender}
+
+
 def _env_zone(name: str) -> str:
     from .timezones import DEFAULT_ZONE, zone_or_none
     value = os.environ.get(name, "").strip()
@@ -256,4 +277,12 @@ def from_environment(instance_path: str) -> dict:
         # The time zone of every time shown or exported outside a class (a class has its own:
         # lab/timezones.py), an IANA name.
         "LAB_TIMEZONE": _env_zone("LAB_TIMEZONE"),
+        # E-mail, for "forgot your password?" only (lab/auth/reset.py): off unless MAIL_SERVER
+        # is set. Without it the instructor's reset on the credential sheet is the way back in.
+        **_mail_settings(),
+        "RESET_LINK_MINUTES": _env_int("RESET_LINK_MINUTES", 60),
+        # Reset links asked for per client address, and per typed account or address (so
+        # nobody's mailbox is flooded).
+        "RESET_LIMIT_PER_ADDRESS": "20 per hour",
+        "RESET_LIMIT_PER_ACCOUNT": "3 per hour",
     }

@@ -3,6 +3,7 @@ from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
+from flask_mail import Mail
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -21,6 +22,7 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING))
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
+mail = Mail()  # e-mail for password resets only, when MAIL_SERVER is set (lab/auth/reset.py)
 babel = Babel()
 # Storage and switch from the app config (RATELIMIT_STORAGE_URI, RATELIMIT_ENABLED: lab/config.py);
 # the limits themselves are on the views that need them (lab/auth/limits.py).

@@ -82,6 +82,13 @@ POLICY: dict[str, str] = {
     "auth.logout": "logout",
     "auth.try_now": "public",  # anonymous: a temporary account (LOGS_IN); others: practice
     "auth.keep": "logged_in",  # a temporary account kept; any other account: sent home
+    "auth.register_learner": "public",  # a self-learner's account (an empty form: refused)
+    "reset.forgot": "public",  # no mail server here: the page says to ask the instructor
+    "reset.reset": "public",  # the token is the key: a made-up one is refused
+    "admin.users": "admin",
+    "admin.lock": "admin",  # an empty form names no account: nothing is locked
+    "admin.unlock": "admin",
+    "admin.settings": "admin",
     "live.poll": "run_watcher",
     "practice.index": "logged_in",
     "practice.start": "logged_in",
@@ -99,6 +106,7 @@ POLICY: dict[str, str] = {
     "classroom.reset_password": "owning_instructor",
     "classroom.form_groups": "owning_instructor",
     "classroom.rotate_join_code": "owning_instructor",
+    "classroom.set_time_zone": "owning_instructor",
     "classroom.move": "owning_instructor",
     "classroom.roles": "owning_instructor",
     "classroom.roster": "owning_instructor",
@@ -225,7 +233,7 @@ def _values(run: Run, **more) -> dict:
     product = db.session.scalar(select(Product).where(Product.run_id == run.id)
                                 .order_by(Product.id))
     return {"run_id": run.id, "product_id": product.id, "step_id": scenario_of(run).steps[0].id,
-            "code": "en", **more}
+            "code": "en", "token": "made-up.reset-token", **more}
 
 
 def build_world(app):

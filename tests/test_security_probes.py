@@ -441,6 +441,13 @@ def _roster_file():
 # missing here fails the test: a new form cannot be forgotten.
 CLASS_ROLES = set(load_file(SCENARIOS / "b2c-normal.yaml").roles)
 CSRF_FORMS = {
+    "auth.register_learner": ("anon", {"username": "learner9", "password": "longpass1",
+                                       "confirm": "longpass1"}),
+    "admin.lock": (("class", "admin"), {}),  # names no account: locks nobody
+    "admin.unlock": (("class", "admin"), {}),
+    "admin.settings": (("class", "admin"), {"self_registration": "on"}),
+    "reset.forgot": ("anon", {"who": "s00"}),
+    "reset.reset": ("anon", {"password": "longpass1", "confirm": "longpass1"}),
     "auth.login": ("anon", {"username": "s00", "password": "pw123456"}),
     "auth.register": ("anon", {"join_code": "AAAAABBBBB", "student_no": "2026777",
                                "name": "New", "password": "longpass1", "confirm": "longpass1"}),
@@ -463,6 +470,7 @@ CSRF_FORMS = {
     "classroom.assign": (("class", "owning_instructor"), {"scenario": "b2c-normal"}),
     "classroom.form_groups": (("class", "owning_instructor"), {"size": "7"}),
     "classroom.rotate_join_code": (("class", "owning_instructor"), {}),
+    "classroom.set_time_zone": (("class", "owning_instructor"), {"time_zone": "Europe/London"}),
     "classroom.reset_password": (("class", "owning_instructor"), {}),
     "classroom.move": (("class", "owning_instructor"), "matrix"),
     "classroom.roles": (("class", "owning_instructor"), {"how": "balance"}),
