@@ -12,7 +12,7 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from lab import once
 from lab.classroom import access, zones
@@ -344,7 +344,10 @@ def inbox(run: Run, role: str) -> list[InboxRow]:
     condition = or_(*(and_(Document.kind == a.on, Document.state.in_(a.sources(run.mode)))
                       for a in actions))
     docs = db.session.scalars(select(Document).where(Document.run_id == run.id, condition)
-                              .order_by(Document.id))
+                              .order_by(Document.id)
+                              # what the rows show and the checks read (a shipment's order)
+                              .options(joinedload(Document.product),
+                                       selectinload(Document.parent)))
     rows = []
     # A student's view (the script's rules apply) without a seat lookup per row.
     actor = Actor(role, "viewer")

@@ -1,5 +1,6 @@
 """Read-only queries the consoles' panels share (no rules: what to show, not what is allowed)."""
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from lab.extensions import db
 from lab.models import Document, Party, Product, StockMove, Transfer
@@ -8,7 +9,8 @@ from lab.models import Document, Party, Product, StockMove, Transfer
 def documents(run, *kinds: str, newest_first: bool = True, limit: int = 200) -> list[Document]:
     order = Document.id.desc() if newest_first else Document.id
     return list(db.session.scalars(select(Document).where(
-        Document.run_id == run.id, Document.kind.in_(kinds)).order_by(order).limit(limit)))
+        Document.run_id == run.id, Document.kind.in_(kinds)).order_by(order).limit(limit)
+        .options(joinedload(Document.product))))
 
 
 def products(run, published_only: bool = True) -> list[Product]:
@@ -32,7 +34,9 @@ def transfers(run, party_id: int | None = None, limit: int = 500) -> list[Transf
     if party_id is not None:
         query = query.where(or_(Transfer.from_party_id == party_id,
                                 Transfer.to_party_id == party_id))
-    return list(db.session.scalars(query.order_by(Transfer.id).limit(limit)))
+    return list(db.session.scalars(query.order_by(Transfer.id).limit(limit).options(
+        joinedload(Transfer.document), joinedload(Transfer.from_party),
+        joinedload(Transfer.to_party))))
 
 
 def ledger(run) -> tuple[list[Party], list[dict]]:
@@ -58,7 +62,9 @@ def stock_card(run, product_id: int) -> list[StockMove]:
 
 def recent_moves(run, limit: int = 10) -> list[StockMove]:
     return list(db.session.scalars(select(StockMove).where(StockMove.run_id == run.id)
-                                   .order_by(StockMove.id.desc()).limit(limit)))
+                                   .order_by(StockMove.id.desc()).limit(limit)
+                                   .options(joinedload(StockMove.product),
+                                            joinedload(StockMove.document))))
 
 
 def starting_actions(run, role: str) -> list:

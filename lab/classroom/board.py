@@ -13,10 +13,10 @@ from ..engine import Actor, perform
 from ..engine.registry import REGISTRY
 from ..errors import N_, DomainError, NotAllowed
 from ..extensions import db
-from ..models import Document, Group, Product, Run, Seat, User
-from ..runs import CLOCK_ACTIONS, events_of, grade_run, scenario_of
+from ..models import Document, Group, Product, Run
+from ..runs import CLOCK_ACTIONS, grade_run, scenario_of
 from . import repair
-from .grades import final
+from .grades import Runs, final
 
 INJECTIONS = ("inject_stock_loss", "inject_payment_failure", "inject_return_request",
               "inject_notice")
@@ -44,24 +44,25 @@ def board_rows(assignment) -> list[dict]:
     graded here, no query of its own unless flagged).
     Bots of groups nobody watches get their turn here."""
     runs = list(assignment.runs)
+    for run in runs:
+        bots.maybe_tick(run)  # may commit: what the rows show is read after
+    runs = list(db.session.scalars(select(Run).where(Run.id.in_([r.id for r in runs]))
+                                   .order_by(Run.id))) if runs else []
     numbers = group_numbers(runs)
-    seats = db.session.execute(select(Seat.run_id, Seat.role, User).join(
-        User, User.id == Seat.user_id).where(Seat.run_id.in_(numbers))).all() if runs else []
+    known = Runs.of(runs)
     rows = []
     for run in runs:
-        bots.maybe_tick(run)
-        run = db.session.get(Run, run.id)
-        events = events_of(run)
+        events = known.events[run.id]
         graded = grade_run(run, events)
         holders: dict[str, list[str]] = {}
-        for run_id, role, user in seats:
-            if run_id == run.id:
-                holders.setdefault(role, []).append(user.display_name)
+        for seat in known.seats[run.id]:
+            holders.setdefault(seat.role, []).append(known.users[seat.user_id].display_name)
         current = [{"step": s, "holder": ", ".join(holders.get(s.role, []))}
                    for s in graded.next_steps()]
         rows.append({"run": run, "group": numbers[run.id], "met": graded.met_count,
                      "total": len(graded.steps), "mistakes": len(graded.mistakes),
-                     "current": current, "score": final(run, graded).score,
+                     "current": current,
+                     "score": final(run, graded, known.adjustments[run.id]).score,
                      "max": graded.max_score,
                      "elapsed": int(run.elapsed().total_seconds() // 60),
                      "limit": run.time_limit_minutes, "completed": graded.completed,

@@ -16,7 +16,7 @@ from ..engine.labels import RUN_STATUS_LABELS, role_label
 from ..extensions import db
 from ..grading import Grade
 from ..i18n import text
-from ..models import Adjustment, Reflection, Run, User
+from ..models import Adjustment, Event, Reflection, Run, Seat, User
 from ..runs import grade_run
 from ..timezones import local
 from . import bp, zones
@@ -125,9 +125,52 @@ class Final:
                     list(own.get("missed", [])), own.get("not_counted", 0))
 
 
-def final(run: Run, graded: Grade | None = None) -> Final:
-    """The one place a run's score is made final (automatic + adjustments)."""
-    return Final(run, graded if graded is not None else grade_run(run), adjustments(run.id))
+def final(run: Run, graded: Grade | None = None,
+          made: list[Adjustment] | None = None) -> Final:
+    """The one place a run's score is made final (automatic + adjustments; `made`: the run's
+    adjustments when the caller read them already, see Runs)."""
+    return Final(run, graded if graded is not None else grade_run(run),
+                 made if made is not None else adjustments(run.id))
+
+
+@dataclass
+class Runs:
+    """What the pages of many runs (the board, the grade sheet) read of each, in one query per
+    kind for all of them instead of one per run: events (in order), adjustments, seats,
+    reflection marks and the seated users."""
+    events: dict[int, list[Event]]
+    adjustments: dict[int, list[Adjustment]]
+    seats: dict[int, list[Seat]]
+    marks: dict[int, dict[int, float | None]]
+    users: dict[int, User]
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Runs:
+        ids = [r.id for r in runs]
+        found = cls({i: [] for i in ids}, {i: [] for i in ids}, {i: [] for i in ids},
+                    {i: {} for i in ids}, {})
+        if not ids:
+            return found
+        for event in db.session.scalars(select(Event).where(Event.run_id.in_(ids))
+                                        .order_by(Event.id)):
+            found.events[event.run_id].append(event)
+        for made in db.session.scalars(select(Adjustment).where(Adjustment.run_id.in_(ids))
+                                       .order_by(Adjustment.id)):
+            found.adjustments[made.run_id].append(made)
+        for seat in db.session.scalars(select(Seat).where(Seat.run_id.in_(ids))
+                                       .order_by(Seat.id)):
+            found.seats[seat.run_id].append(seat)
+        for reflection in db.session.scalars(select(Reflection).where(
+                Reflection.run_id.in_(ids))):
+            found.marks[reflection.run_id][reflection.user_id] = reflection.mark
+        user_ids = {s.user_id for seats in found.seats.values() for s in seats}
+        if user_ids:
+            found.users = {u.id: u for u in db.session.scalars(select(User).where(
+                User.id.in_(user_ids)))}
+        return found
+
+    def final(self, run: Run) -> Final:
+        return final(run, grade_run(run, self.events[run.id]), self.adjustments[run.id])
 
 
 def doers(graded: Grade) -> dict[int, str]:
@@ -148,9 +191,12 @@ def doers(graded: Grade) -> dict[int, str]:
 bp.add_app_template_global(doers, "grade_doers")
 
 
-def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
-    """One group's summary and one row per student of its run."""
-    fin = final(run)
+def run_rows(run: Run, group_number: int | None,
+             known: Runs | None = None) -> tuple[dict, list[dict]]:
+    """One group's summary and one row per student of its run (`known`: what was read already
+    for a page of many runs)."""
+    known = known if known is not None else Runs.of([run])
+    fin = known.final(run)
     graded = fin.grade
     summary = {"run": run, "group": group_number, "grade": graded, "final": fin,
                "score": fin.score, "auto": fin.auto, "adjustment": fin.adjustment,
@@ -159,11 +205,10 @@ def run_rows(run: Run, group_number: int | None) -> tuple[dict, list[dict]]:
                "completed": fin.completed, "adjustments": fin.group_adjustments,
                "comment": fin.comment}
     seats: dict[int, list[str]] = {}
-    for seat in run.seats:
+    for seat in known.seats[run.id]:
         seats.setdefault(seat.user_id, []).append(seat.role)
-    marks = {r.user_id: r.mark for r in db.session.scalars(
-        select(Reflection).where(Reflection.run_id == run.id))}
-    users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(seats)))}
+    marks = known.marks[run.id]
+    users = known.users
     rows = []
     for user_id, roles in seats.items():
         user = users[user_id]
@@ -188,9 +233,10 @@ def assignment_rows(assignment) -> tuple[list[dict], list[dict]]:
     runs = list(assignment.runs)
     numbers = group_numbers(runs)
     zone = zones.of_class(assignment.classroom)
+    known = Runs.of(runs)
     groups, students = [], []
     for run in runs:
-        summary, rows = run_rows(run, numbers[run.id])
+        summary, rows = run_rows(run, numbers[run.id], known)
         context = {"class": assignment.classroom.name, "scenario": text(assignment.title),
                    "date": local(run.started_at or assignment.created_at, zone).date(),
                    "started": local(run.started_at, zone), "time_zone": zone}
