@@ -96,9 +96,11 @@ def register_blueprints(app: Flask) -> None:
     from .classroom import bp as classroom_bp
     from .classroom import views as _classroom_pages  # noqa: F401  (the classroom's routes)
     from .live import bp as live_bp
+    from .lti import bp as lti_bp
     from .practice import bp as practice_bp
     from .views import bp as main_bp
-    for bp in (main_bp, auth_bp, admin_bp, reset_bp, live_bp, practice_bp, classroom_bp):
+    for bp in (main_bp, auth_bp, admin_bp, reset_bp, live_bp, practice_bp, classroom_bp,
+               lti_bp):
         app.register_blueprint(bp)
     register_consoles(app)
 

@@ -51,6 +51,11 @@ NOT_EXPORTED = {
     "form_submission": "one-time form keys: they only stop a form sent twice from acting twice",
     "upload_report": "what an upload left to read, shown once after it and kept a day",
     "setting": "the lab's own settings (self-registration), not a class's data",
+    "lti_platform": "the lab's LTI registrations of learning platforms, not a class's data",
+    "lti_key": "the lab's own LTI key pair (its private key never leaves this lab)",
+    "lti_nonce": "one-time nonces of LTI logins, kept a day",
+    "lti_user": "links from a platform's users to this lab's accounts: they name this lab's "
+                "registrations",
 }
 # Columns holding ids that are not foreign keys: (table, column) → the table of the id.
 ID_COLUMNS = {("document", "case_id"): "document", ("event", "case_id"): "document",

@@ -89,6 +89,11 @@ POLICY: dict[str, str] = {
     "admin.lock": "admin",  # an empty form names no account: nothing is locked
     "admin.unlock": "admin",
     "admin.settings": "admin",
+    "lti.login": "public",  # OIDC login initiation: without iss and login_hint, refused (400)
+    "lti.launch": "public",  # an empty form carries no state nor id_token: refused (400)
+    "lti.jwks": "public",
+    "lti.platforms_page": "admin",
+    "lti.delete_platform": "admin",  # an empty form names no platform: nothing is removed
     "live.poll": "run_watcher",
     "practice.index": "logged_in",
     "practice.start": "logged_in",

@@ -42,6 +42,7 @@ USER_REFERENCES = {
     ("adjustment", "by_id"): "delete",
     ("upload_report", "user_id"): "delete",
     ("classroom", "instructor_id"): "never",  # instructors are never temporary
+    ("lti_user", "user_id"): "never",  # an LMS user's account is made by a launch, not a trial
 }
 
 

@@ -13,6 +13,7 @@ from .classroom import Classroom, Enrollment, Group, Assignment, Adjustment, Ref
 from .form import FormSubmission
 from .upload import UploadReport
 from .setting import Setting, self_registration_open
+from .lti import LtiKey, LtiNonce, LtiPlatform, LtiUser
 
 __all__ = [
     "User", "Run", "Seat", "Party", "Product", "StockMove", "Transfer", "Event", "Document",
@@ -20,5 +21,5 @@ __all__ = [
     "Quote", "Contract", "PaymentReminder", "Invoice", "Membership", "Certificate", "Return",
     "Review", "Notice", "Classroom", "Enrollment", "Group", "Assignment", "Adjustment",
     "Reflection", "FormSubmission", "UploadReport", "Setting", "find_user", "normalize_username",
-    "self_registration_open",
+    "self_registration_open", "LtiPlatform", "LtiKey", "LtiNonce", "LtiUser",
 ]
