@@ -17,7 +17,8 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from flask import current_app, g, has_app_context
-from flask_babel import format_datetime, refresh
+from babel.dates import get_timezone_location
+from flask_babel import format_datetime, get_locale, refresh
 
 from . import errors
 
@@ -93,10 +94,17 @@ def choices(current: str | None = None) -> list[str]:
 
 
 def label(zone: str) -> str:
-    """A zone as a form offers it: its name and its offset from UTC now ("Asia/Shanghai
-    (UTC+08:00)")."""
+    """A zone as a reader names it, in their language, with its offset from UTC now:
+    "中国（上海）时间 (UTC+08:00)", "China (Shanghai) Time (UTC+08:00)"; "UTC" for UTC."""
     offset = datetime.now(UTC).astimezone(ZoneInfo(zone)).strftime("%z")
-    return f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+    offset = f"UTC{offset[:3]}:{offset[3:]}"
+    if zone in ("UTC", "Etc/UTC"):
+        return "UTC"
+    try:
+        name = get_timezone_location(zone, locale=str(get_locale() or "en"))
+    except (LookupError, ValueError):
+        name = zone
+    return f"{name} ({offset})"
 
 
 def _clock(at: datetime) -> str:

@@ -127,7 +127,7 @@ def test_the_grade_csv_and_xlsx_write_the_class_s_times_and_name_its_zone(played
         assert row["date"].date().isoformat() == day
         cell = sheet.cell(row=3, column=header.index("started") + 1)
         assert cell.number_format == "yyyy-mm-dd hh:mm"
-    assert zone in page(teacher, url)  # the grade page names the zone its exports use
+    assert f'data-zone="{zone}"' in page(teacher, url)  # the zone its exports name
 
 
 def test_the_student_s_home_dates_the_run_in_the_class_s_zone(played):
