@@ -250,9 +250,10 @@ def drive(args, base: str, plays: list[dict], server_pid: int) -> dict:
                 h1 = self.page.root.find(lambda n: n.tag == "h1")
                 self.title = str(h1.clean_text()) if h1 is not None else self.role
                 return self.page
-            parts = self.client.request("GET", self.console + "live",
-                                        headers={"Accept": "application/json"}).get_json()
-            self.page = Page(f"<h1>{self.title}</h1>" + "".join(parts.values()), self.console)
+            answer = self.client.request("GET", self.console + "live",
+                                         headers={"Accept": "application/json"}).get_json()
+            self.page = Page(f"<h1>{self.title}</h1>" + "".join(answer["parts"].values()),
+                             self.console)
             return self.page
 
     class StudentUser(FastHttpUser):
