@@ -63,7 +63,7 @@ class Platform:
                 self.wfile.write(body)
 
             def log_message(self, *args):
-                pass
+                """The key-set server keeps quiet in the test output."""
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), KeySet)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -212,16 +212,9 @@ def register_learner():
     except DomainError as error:
         return _register_page(class_form, form, "class", error.status, refusal=error.message)
     if form.validate_on_submit():
-        try:
-            user = create_learner(form.username.data, form.password.data, form.name.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.username.errors.append(error.message)
-        except IntegrityError:  # the same username taken at the same moment
-            db.session.rollback()
-            form.username.errors.append(_("The username %(name)s is taken: choose another "
-                                          "one.", name=form.username.data))
-        else:
+        user = _claim_username(form, lambda: create_learner(
+            form.username.data, form.password.data, form.name.data))
+        if user is not None:
             login_user(user)
             record_login(user)
             flash(_("Welcome, %(name)s: your account is ready. Choose a scenario to practise: "
@@ -311,6 +304,21 @@ def password():
     return render_template("auth/password.html", form=form), status
 
 
+def _claim_username(form, make):
+    """make() an account under form.username (the learner's registration, keeping a temporary
+    account): the account, or None with the refusal on the username field and nothing kept."""
+    try:
+        return make()
+    except DomainError as error:
+        db.session.rollback()
+        form.username.errors.append(error.message)
+    except IntegrityError:  # the same username taken at the same moment
+        db.session.rollback()
+        form.username.errors.append(_("The username %(name)s is taken: choose another one.",
+                                      name=form.username.data))
+    return None
+
+
 @bp.route("/try", methods=["POST"])
 @limits.try_now
 @commits
@@ -367,16 +375,8 @@ def keep():
     status = 200
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        try:
-            temporary.keep(user, form.username.data, form.password.data, form.name.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.username.errors.append(error.message)
-        except IntegrityError:  # the same username taken at the same moment
-            db.session.rollback()
-            form.username.errors.append(_("The username %(name)s is taken: choose another "
-                                          "one.", name=form.username.data))
-        else:
+        if _claim_username(form, lambda: temporary.keep(
+                user, form.username.data, form.password.data, form.name.data) or user):
             login_user(user)  # this session, with the new session generation
             flash(_("Your account is kept: next time, log in as %(name)s with your password.",
                     name=user.username), "success")
